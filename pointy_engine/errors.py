@@ -1,0 +1,115 @@
+"""The exception family of Pointy. Every error the package raises on purpose is a `PointyError`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class PointyError(Exception):
+    """Root of every error Pointy raises on purpose."""
+
+
+def _line_and_column(source: str, offset: int) -> tuple[int, int]:
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def caret_excerpt(source: str, offset: int, width: int = 1) -> str:
+    """The source line holding `offset`, with a caret line under the offending text."""
+    start = source.rfind("\n", 0, offset) + 1
+    end = source.find("\n", offset)
+    if end == -1:
+        end = len(source)
+    text = source[start:end].replace("\t", " ").rstrip("\r")
+    pad = offset - start
+    width = max(1, min(width, len(text) - pad)) if pad < len(text) else 1
+    return f"  {text}\n  {' ' * pad}{'^' * width}"
+
+
+class PointySyntaxError(PointyError):
+    """The source text is not Pointy. Line, column and caret are worked out from the offset.
+
+    `expected` is what the grammar would have accepted at `offset`, as display strings.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        source: str,
+        offset: int,
+        expected: Sequence[str] = (),
+        width: int = 1,
+    ) -> None:
+        self.problem = problem
+        self.source = source
+        self.offset = offset
+        self.expected = tuple(expected)
+        self.width = width
+        super().__init__(problem)
+
+    @property
+    def line(self) -> int:
+        return _line_and_column(self.source, self.offset)[0]
+
+    @property
+    def column(self) -> int:
+        return _line_and_column(self.source, self.offset)[1]
+
+    @property
+    def summary(self) -> str:
+        """One line: the problem, what was expected, and where."""
+        text = self.problem
+        if self.expected:
+            text += f"; expected {_one_of(self.expected)}"
+        return f"{text} at line {self.line}, column {self.column}"
+
+    def __str__(self) -> str:
+        return f"{self.summary}\n{caret_excerpt(self.source, self.offset, self.width)}"
+
+
+def _one_of(options: Sequence[str]) -> str:
+    if len(options) == 1:
+        return options[0]
+    return ", ".join(options[:-1]) + " or " + options[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One semantic problem found by a check pass, at [start, end) of the source."""
+
+    message: str
+    start: int
+    end: int
+
+
+class PointyCheckError(PointyError):
+    """A pipeline that parses but means nothing runnable. Holds every problem found, in order."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        super().__init__(self.problems[0].message if self.problems else "")
+
+    def located(self) -> list[tuple[str, int, int]]:
+        """(message, line, column) for each problem."""
+        return [(p.message, *_line_and_column(self.source, p.start)) for p in self.problems]
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        head = "1 problem" if count == 1 else f"{count} problems"
+        parts = [f"{head} in the pipeline:"]
+        for problem in self.problems:
+            line, column = _line_and_column(self.source, problem.start)
+            parts.append(f"{problem.message} at line {line}, column {column}")
+            parts.append(caret_excerpt(self.source, problem.start, problem.end - problem.start))
+        return "\n".join(parts)
+
+
+class UnknownEventError(PointyCheckError):
+    """Names in the pipeline that match no known event. Reported all at once, with suggestions."""
+
+    def __init__(self, source: str, problems: Sequence[Problem], names: Sequence[str]) -> None:
+        super().__init__(source, problems)
+        self.names = tuple(names)

@@ -1,0 +1,139 @@
+"""Semantic checks on a parsed pipeline. Every problem is collected, then raised once."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterator
+
+from ..errors import PointyCheckError, Problem, UnknownEventError
+from . import ast
+
+MIN_RETRY_FACTOR = 2
+MAX_RETRY_FACTOR = 1000
+MAX_DESCRIPTOR = 9
+KNOWN_DIRECTIVES = ("recursive-depth",)
+
+
+def check(tree: ast.Pipeline, source: str) -> None:
+    """Raise `PointyCheckError` listing every semantic problem of `tree`, in source order."""
+    problems = list(_directive_problems(tree.directives))
+    problems.extend(_flow_problems(tree.flow))
+    if problems:
+        problems.sort(key=lambda problem: problem.start)
+        raise PointyCheckError(source, problems)
+
+
+def event_refs(tree: ast.Pipeline) -> Iterator[ast.EventRef]:
+    """Every event occurrence, in source order."""
+    yield from _refs(tree.flow)
+
+
+def check_names(tree: ast.Pipeline, source: str, known: Collection[str]) -> None:
+    """Raise `UnknownEventError` naming every event of `tree` not in `known`, with suggestions."""
+    known_set = set(known)
+    problems: list[Problem] = []
+    unknown: list[str] = []
+    for ref in event_refs(tree):
+        if ref.name in known_set:
+            continue
+        if ref.name not in unknown:
+            unknown.append(ref.name)
+        message = f"unknown event {ref.name!r}"
+        close = difflib.get_close_matches(ref.name, sorted(known_set), n=3, cutoff=0.6)
+        if not close:
+            lowered = {name.lower(): name for name in known_set}
+            close = [lowered[ref.name.lower()]] if ref.name.lower() in lowered else []
+        if close:
+            message += " (did you mean " + " or ".join(repr(name) for name in close) + "?)"
+        problems.append(Problem(message, *ref.span))
+    if problems:
+        raise UnknownEventError(source, problems, unknown)
+
+
+def _refs(flow: ast.Flow) -> Iterator[ast.EventRef]:
+    for step in flow.steps:
+        yield from _step_refs(step)
+
+
+def _step_refs(step: ast.Step) -> Iterator[ast.EventRef]:
+    if isinstance(step, ast.EventRef):
+        yield step
+    elif isinstance(step, ast.Parallel):
+        for member in step.members:
+            yield from _step_refs(member)
+    elif isinstance(step, ast.Retry):
+        yield from _step_refs(step.target)
+    elif isinstance(step, ast.Group):
+        yield from _refs(step.body)
+    elif isinstance(step, ast.Branched):
+        yield from _step_refs(step.target)
+        for arm in step.arms:
+            yield from _refs(arm.body)
+    elif isinstance(step, ast.Arm):
+        yield from _refs(step.body)
+
+
+def _directive_problems(directives: tuple[ast.Directive, ...]) -> Iterator[Problem]:
+    for directive in directives:
+        start, end = directive.span
+        if directive.name not in KNOWN_DIRECTIVES:
+            known = ", ".join(f"@{name}" for name in KNOWN_DIRECTIVES)
+            yield Problem(
+                f"unknown directive '@{directive.name}'; the known directive is {known}", start, end
+            )
+        elif directive.value is None or not directive.value.isdigit():
+            yield Problem(
+                f"directive '@{directive.name}' takes a whole number, as in '@{directive.name}:50'",
+                start,
+                end,
+            )
+
+
+def _flow_problems(flow: ast.Flow) -> Iterator[Problem]:
+    for step in flow.steps:
+        yield from _step_problems(step)
+
+
+def _step_problems(step: ast.Step) -> Iterator[Problem]:
+    if isinstance(step, ast.Parallel):
+        for member in step.members:
+            yield from _step_problems(member)
+    elif isinstance(step, ast.Retry):
+        start, end = step.span
+        if isinstance(step.target, ast.Retry):
+            yield Problem("a step has two retry factors; give one", start, end)
+        if not MIN_RETRY_FACTOR <= step.factor <= MAX_RETRY_FACTOR:
+            yield Problem(
+                f"retry factor {step.factor} is out of range "
+                f"{MIN_RETRY_FACTOR}..{MAX_RETRY_FACTOR}",
+                start,
+                end,
+            )
+        yield from _step_problems(step.target)
+    elif isinstance(step, ast.Group):
+        yield from _flow_problems(step.body)
+    elif isinstance(step, ast.Branched):
+        yield from _step_problems(step.target)
+        seen: set[int] = set()
+        for arm in step.arms:
+            start = arm.span[0]
+            end = start + len(str(arm.descriptor))
+            if arm.descriptor > MAX_DESCRIPTOR:
+                yield Problem(
+                    f"descriptor {arm.descriptor} is out of range 0..{MAX_DESCRIPTOR}", start, end
+                )
+            elif arm.descriptor in seen:
+                yield Problem(
+                    f"descriptor {arm.descriptor} appears twice in one branch group", start, end
+                )
+            seen.add(arm.descriptor)
+            yield from _flow_problems(arm.body)
+    elif isinstance(step, ast.Arm):
+        start = step.span[0]
+        yield Problem(
+            f"descriptor {step.descriptor} is outside a branch group; arms go in parentheses "
+            "right after an event, as in 'A (0 -> B, 1 -> C)'",
+            start,
+            start + len(str(step.descriptor)),
+        )
+        yield from _flow_problems(step.body)
