@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baseline_event_pipeline import measure_parse  # noqa: E402
+from baseline_event_pipeline import measure_parse
 
-from pointy_engine.graph import lower  # noqa: E402
-from pointy_engine.language import check, parse  # noqa: E402
+from pointy_engine.graph import lower
+from pointy_engine.language import check, parse
 
 SEPARATORS = {"chain": " -> ", "fan": " || "}
 TARGET_US = 5.0

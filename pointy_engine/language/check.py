@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from ..errors import PointyCheckError, Problem, UnknownEventError
 from . import ast
@@ -31,23 +31,41 @@ def event_refs(tree: ast.Pipeline) -> Iterator[ast.EventRef]:
 def check_names(tree: ast.Pipeline, source: str, known: Collection[str]) -> None:
     """Raise `UnknownEventError` naming every event of `tree` not in `known`, with suggestions."""
     known_set = set(known)
+    unknown = [(ref.name, ref.span) for ref in event_refs(tree) if ref.name not in known_set]
+    if unknown:
+        raise unknown_event_error(source, unknown, known_set)
+
+
+def unknown_event_error(
+    source: str,
+    occurrences: Iterable[tuple[str, tuple[int, int]]],
+    known: Collection[str],
+    not_events: Mapping[str, str] | None = None,
+) -> UnknownEventError:
+    """One error for every unknown occurrence, in order, each with close-match suggestions.
+
+    `not_events` maps names that exist but are not events to what they are instead.
+    """
+    candidates = sorted(set(known))
+    lowered = {name.lower(): name for name in candidates}
     problems: list[Problem] = []
-    unknown: list[str] = []
-    for ref in event_refs(tree):
-        if ref.name in known_set:
-            continue
-        if ref.name not in unknown:
-            unknown.append(ref.name)
-        message = f"unknown event {ref.name!r}"
-        close = difflib.get_close_matches(ref.name, sorted(known_set), n=3, cutoff=0.6)
-        if not close:
-            lowered = {name.lower(): name for name in known_set}
-            close = [lowered[ref.name.lower()]] if ref.name.lower() in lowered else []
-        if close:
-            message += " (did you mean " + " or ".join(repr(name) for name in close) + "?)"
-        problems.append(Problem(message, *ref.span))
-    if problems:
-        raise UnknownEventError(source, problems, unknown)
+    names: list[str] = []
+    for name, (start, end) in occurrences:
+        if name not in names:
+            names.append(name)
+        if not_events and name in not_events:
+            message = (
+                f"{name!r} is a {not_events[name]}, not an event (a function or EventBase class)"
+            )
+        else:
+            message = f"unknown event {name!r}"
+            close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+            if not close and name.lower() in lowered:
+                close = [lowered[name.lower()]]
+            if close:
+                message += " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+        problems.append(Problem(message, start, end))
+    return UnknownEventError(source, problems, names)
 
 
 def _refs(flow: ast.Flow) -> Iterator[ast.EventRef]:

@@ -1,0 +1,203 @@
+"""Executors: which `concurrent.futures.Executor` runs an event, and who owns the instances.
+
+An event names its executor as `"inline"` (the run's own thread), `"thread"`, `"process"`, any
+`Executor` subclass (built with the fields of its `ExecutorInitializerConfig` that it accepts),
+an `Executor` instance (used as is, never shut down by Pointy), or a name registered on an
+`Executors` object (how distributed engines plug in).
+"""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .errors import PointyError
+
+INLINE = "inline"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorInitializerConfig:
+    """How to build an executor. None means the executor's own default."""
+
+    max_workers: int | None = None
+    max_tasks_per_child: int | None = None
+    thread_name_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_workers", "max_tasks_per_child"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise PointyError(
+                    f"executor_config.{name} must be a whole number >= 1, not {value!r}"
+                )
+        prefix = self.thread_name_prefix
+        if prefix is not None and not isinstance(prefix, str):
+            raise PointyError(f"executor_config.thread_name_prefix must be a str, not {prefix!r}")
+
+    @classmethod
+    def coerce(
+        cls, value: ExecutorInitializerConfig | Mapping[str, Any] | None
+    ) -> ExecutorInitializerConfig:
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            known = {f.name for f in fields(cls)}
+            unknown = sorted(set(value) - known)
+            if unknown:
+                names = ", ".join(sorted(known))
+                raise PointyError(f"unknown executor_config key {unknown[0]!r}; known: {names}")
+            return cls(**value)
+        raise PointyError(
+            f"executor_config is an ExecutorInitializerConfig or a dict, not {type(value).__name__}"
+        )
+
+    def replace(self, **changes: Any) -> ExecutorInitializerConfig:
+        return replace(self, **changes) if changes else self
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorChoice:
+    """A resolved executor: `kind` is INLINE, a registered name, a class, or an instance."""
+
+    kind: Any
+    config: ExecutorInitializerConfig
+    by_value: bool  # ship the event with cloudpickle (another interpreter runs it)
+
+    @property
+    def inline(self) -> bool:
+        return self.kind == INLINE
+
+
+ExecutorFactory = Callable[[ExecutorInitializerConfig], Executor]
+
+
+def _process_context() -> Any:
+    # fork is unsafe in a process with threads (a notebook kernel always has some).
+    method = (
+        "forkserver"
+        if sys.platform != "win32" and "forkserver" in multiprocessing.get_all_start_methods()
+        else "spawn"
+    )
+    return multiprocessing.get_context(method)
+
+
+def _thread_pool(config: ExecutorInitializerConfig) -> Executor:
+    return ThreadPoolExecutor(
+        max_workers=config.max_workers or min(32, (os.cpu_count() or 1) + 4),
+        thread_name_prefix=config.thread_name_prefix or "pointy",
+    )
+
+
+def _process_pool(config: ExecutorInitializerConfig) -> Executor:
+    options: dict[str, Any] = {"max_workers": config.max_workers, "mp_context": _process_context()}
+    if config.max_tasks_per_child is not None:
+        options["max_tasks_per_child"] = config.max_tasks_per_child
+    return ProcessPoolExecutor(**options)
+
+
+def _from_class(kind: type[Executor], config: ExecutorInitializerConfig) -> Executor:
+    if issubclass(kind, ProcessPoolExecutor):
+        options: dict[str, Any] = {"mp_context": _process_context()}
+    else:
+        options = {}
+    try:
+        accepted = inspect.signature(kind).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    for field in fields(config):
+        value = getattr(config, field.name)
+        if value is not None and field.name in accepted:
+            options[field.name] = value
+    return kind(**options)
+
+
+BUILTIN_FACTORIES: dict[str, ExecutorFactory] = {"thread": _thread_pool, "process": _process_pool}
+BY_VALUE_NAMES = {"process"}
+
+# Members of a parallel group that would run inline run here instead, so they overlap.
+PARALLEL_FALLBACK = ExecutorChoice(
+    "thread", ExecutorInitializerConfig(max_workers=32, thread_name_prefix="pointy-par"), False
+)
+
+
+class Executors:
+    """Owns the executor instances that runs use: built on first use, shut down together.
+
+    A notebook keeps one for its kernel's lifetime, so process pools are reused across cells;
+    a script's `Pipeline.start()` makes one per run. `factories` adds named executors
+    (`{"dask": make_dask_executor}`); `by_value` lists which of them run in another interpreter.
+    """
+
+    def __init__(
+        self,
+        factories: Mapping[str, ExecutorFactory] | None = None,
+        by_value: frozenset[str] | set[str] = frozenset(),
+    ) -> None:
+        self._factories = {**BUILTIN_FACTORIES, **(factories or {})}
+        self._by_value = BY_VALUE_NAMES | set(by_value)
+        self._pools: dict[tuple[Any, ExecutorInitializerConfig], Executor] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def choose(
+        self, executor: Any, config: ExecutorInitializerConfig, owner: str
+    ) -> ExecutorChoice:
+        """Validate an event's executor setting; `owner` names the event in errors."""
+        if executor is None or executor == INLINE:
+            return ExecutorChoice(INLINE, config, False)
+        if isinstance(executor, str):
+            if executor not in self._factories:
+                known = ", ".join(sorted([INLINE, *self._factories]))
+                raise PointyError(f"event {owner!r}: unknown executor {executor!r}; known: {known}")
+            return ExecutorChoice(executor, config, executor in self._by_value)
+        if isinstance(executor, type) and issubclass(executor, Executor):
+            return ExecutorChoice(executor, config, issubclass(executor, ProcessPoolExecutor))
+        if isinstance(executor, Executor):
+            return ExecutorChoice(executor, config, isinstance(executor, ProcessPoolExecutor))
+        raise PointyError(
+            f"event {owner!r}: executor must be 'inline', 'thread', 'process', a registered name, "
+            f"an Executor class or instance, not {executor!r}"
+        )
+
+    def get(self, choice: ExecutorChoice) -> Executor:
+        kind = choice.kind
+        if isinstance(kind, Executor):
+            return kind
+        key = (kind, choice.config)
+        pool = self._pools.get(key)
+        if pool is not None:
+            return pool
+        with self._lock:
+            if self._closed:
+                raise PointyError("these executors were shut down")
+            pool = self._pools.get(key)
+            if pool is None:
+                factory = self._factories[kind] if isinstance(kind, str) else None
+                pool = factory(choice.config) if factory else _from_class(kind, choice.config)
+                self._pools[key] = pool
+        return pool
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = True) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+            self._closed = True
+        for pool in pools:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def __enter__(self) -> Executors:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()

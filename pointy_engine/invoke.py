@@ -1,0 +1,110 @@
+"""Calling an event once: the only code that runs on workers.
+
+`invoke` returns an `Attempt` tuple and never raises for the event's own failure. Events that
+must run in another interpreter go through `invoke_by_value`, which ships them with cloudpickle
+(so classes and functions defined in `__main__` or a notebook cell work).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, NamedTuple
+
+from .events import Outcome
+from .records import ErrorInfo
+
+CLASS, FUNCTION, PLAIN = 0, 1, 2
+"""How an event is called: an `EventBase` subclass, an `@event` function, a plain callable."""
+
+
+class EventReturnedFailure(Exception):
+    """Stands for an event that returned `(False, value)` instead of raising."""
+
+
+class Attempt(NamedTuple):
+    ok: bool
+    value: Any
+    descriptor: int
+    error: BaseException | None
+    worker: str
+    duration: float
+
+
+def _interpret(result: Any, conventional: bool) -> tuple[bool, Any, int]:
+    if type(result) is Outcome:
+        return result.descriptor != 0, result.value, result.descriptor
+    if conventional and type(result) is tuple and len(result) == 2 and type(result[0]) is bool:
+        ok = result[0]
+        return ok, result[1], 1 if ok else 0
+    return True, result, 1
+
+
+def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> Attempt:
+    worker = threading.current_thread().name
+    started = time.perf_counter()
+    try:
+        if style == PLAIN:
+            ok, value, descriptor = _interpret(target(**kwargs), False)
+        elif style == FUNCTION:
+            ok, value, descriptor = _interpret(target(**kwargs), True)
+        else:
+            instance = target(previous)
+            ok, value, descriptor = _interpret(instance.process(**kwargs), True)
+            chosen = instance._descriptor
+            if chosen is not None:
+                descriptor = chosen
+    except Exception as error:
+        return Attempt(False, None, 0, error, worker, time.perf_counter() - started)
+    error = None if ok else EventReturnedFailure(_short_repr(value))
+    return Attempt(ok, value, descriptor, error, worker, time.perf_counter() - started)
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class RemoteError(Exception):
+    """An exception from another interpreter that could not travel back as itself."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(str(info))
+        self.info = info
+
+
+def invoke_by_value(payload: bytes) -> bytes:
+    """Worker side of a by-value call: unpickle, invoke, pickle the `Attempt` back."""
+    import cloudpickle
+
+    target, style, kwargs, previous = cloudpickle.loads(payload)
+    attempt = invoke(target, style, kwargs, previous)
+    attempt = attempt._replace(worker=f"pid:{os.getpid()}")
+    try:
+        return cloudpickle.dumps(attempt)
+    except Exception as error:  # the value or the exception does not pickle
+        if attempt.error is not None:
+            info = ErrorInfo.from_exception(attempt.error)
+            return cloudpickle.dumps(attempt._replace(value=None, error=RemoteError(info)))
+        info = ErrorInfo(
+            type(error).__name__, f"the event's value cannot be sent back: {error}", ""
+        )
+        return cloudpickle.dumps(
+            attempt._replace(ok=False, value=None, descriptor=0, error=RemoteError(info))
+        )
+
+
+def pack(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps((target, style, kwargs, previous))
+
+
+def unpack(result: bytes) -> Attempt:
+    import cloudpickle
+
+    return cloudpickle.loads(result)

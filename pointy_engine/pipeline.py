@@ -1,0 +1,133 @@
+"""`Pipeline`: input fields plus a Pointy flow, started as runs.
+
+The flow comes from `Meta.pointy`, `Meta.file`, a `meta = {"pointy": ...}` or `{"file": ...}`
+dict, or a `ClassName.pty` file beside the class's module, looked up in that order.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import signals
+from .clock import Clock
+from .drawing import ascii_graph, render_graphviz
+from .errors import PointyError
+from .executors import Executors
+from .fields import InputDataField, collect_fields, validate_inputs
+from .graph import Graph, build_graph
+from .plan import Plan
+from .records import Listener
+from .registry import default_registry
+from .run import Run
+
+
+def _flow_source(cls: type) -> tuple[str, str]:
+    """(source text, where it came from) for a pipeline class."""
+    meta = getattr(cls, "Meta", None)
+    options: dict[str, Any] = {}
+    if meta is not None:
+        options = {key: getattr(meta, key) for key in ("pointy", "file") if hasattr(meta, key)}
+    elif isinstance(getattr(cls, "meta", None), Mapping):
+        options = dict(cls.meta)
+    if options.get("pointy"):
+        return options["pointy"], f"{cls.__name__}.Meta.pointy"
+    if options.get("file"):
+        path = Path(options["file"])
+        if not path.is_file():
+            raise PointyError(f"{cls.__name__}: no Pointy file at {str(path)!r} (Meta.file)")
+        return path.read_text(encoding="utf-8"), str(path)
+    module = sys.modules.get(cls.__module__)
+    module_file = getattr(module, "__file__", None)
+    if module_file:
+        beside = Path(module_file).with_name(f"{cls.__name__}.pty")
+        if beside.is_file():
+            return beside.read_text(encoding="utf-8"), str(beside)
+    raise PointyError(
+        f"{cls.__name__} has no flow: give Meta.pointy, Meta.file, a meta dict, "
+        f"or a {cls.__name__}.pty file beside its module"
+    )
+
+
+class Pipeline:
+    """Subclass, declare `InputDataField`s and a flow; `MyPipeline(field=...).start()`."""
+
+    _fields: dict[str, InputDataField] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._fields = collect_fields(cls)
+        cls._graph: Graph | None = None
+
+    def __init__(self, **inputs: Any) -> None:
+        signals.pipeline_pre_init.emit(type(self), cls=type(self), args=(), kwargs=inputs)
+        self._inputs = validate_inputs(type(self).__name__, type(self)._fields, inputs)
+        signals.pipeline_post_init.emit(type(self), pipeline=self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._inputs!r}>"
+
+    @classmethod
+    def graph(cls) -> Graph:
+        """The class's flow, parsed, checked and lowered once."""
+        if cls.__dict__.get("_graph") is None:
+            source, _ = _flow_source(cls)
+            cls._graph = build_graph(source)
+        return cls._graph  # type: ignore[return-value]
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return dict(self._inputs)
+
+    def plan(
+        self,
+        events: Mapping[str, Any] | None = None,
+        executors: Executors | None = None,
+        executor: Any = None,
+    ) -> Plan:
+        """Bind the flow to events: `events` (a notebook passes its namespace) or, by default,
+        every `EventBase` / `@event` defined so far, the latest definition of a name winning."""
+        chosen = events if events is not None else default_registry.snapshot()
+        return Plan(self.graph(), chosen, self._inputs, executors, executor)
+
+    def start(
+        self,
+        *,
+        background: bool = False,
+        events: Mapping[str, Any] | None = None,
+        listeners: Iterable[Listener] = (),
+        executors: Executors | None = None,
+        executor: Any = None,
+        clock: Clock | None = None,
+        stop_on_error: bool = False,
+        stop_on_exception: bool = False,
+    ) -> Run:
+        """Run the pipeline. Blocks until the end unless `background=True`.
+
+        Unknown events and missing arguments raise here, before anything runs; an event's
+        failure never raises (see `run.status` and `run.nodes`). `executor` runs every event
+        on one executor, overriding their own settings.
+        """
+        own = executors is None
+        plan = self.plan(events, executors, executor)
+        run = Run(
+            plan,
+            listeners=listeners,
+            clock=clock,
+            stop_on_error=stop_on_error,
+            stop_on_exception=stop_on_exception,
+            own_executors=own,
+        )
+        if signals.any_listeners():
+            run.add_listener(signals.SignalBridge(self, run))
+        return run.start(background=background)
+
+    def draw_ascii_graph(self) -> None:
+        """Print the flow as text (see `pointy_engine.drawing.ascii_graph`)."""
+        print(ascii_graph(self.graph()))
+
+    def draw_graphviz_image(self, directory: str | Path = ".", format: str = "png") -> Path:
+        """Write the flow as an image with Graphviz; return its path."""
+        return render_graphviz(self.graph(), directory, format, type(self).__name__)

@@ -1,0 +1,220 @@
+"""A plan: a graph with every node bound to an event, its settings and its call arguments.
+
+Everything a call needs (which callable, how to call it, which arguments, which executor, how
+many attempts) is worked out here once, so the run loop does no lookups per call. Misuse is
+reported here, before anything runs: unknown names (all at once, with suggestions) and
+parameters that nothing provides.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PointyError
+from .events import EventBase, EventExecutionEvaluationState, EventSettings, FunctionEvent
+from .executors import PARALLEL_FALLBACK, ExecutorChoice, Executors
+from .graph import Block, Branch, Graph, Node, Parallel, Sequence, iter_nodes
+from .invoke import CLASS, FUNCTION, PLAIN
+from .language.check import unknown_event_error
+
+PREVIOUS_RESULT = "previous_result"
+
+
+class MissingArgumentError(PointyError):
+    """Events whose parameters no input field or previous result provides."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """How to run one node."""
+
+    node: Node
+    target: Any
+    style: int
+    settings: EventSettings
+    executor: ExecutorChoice
+    kwargs: dict[str, Any]
+    wants_previous: bool
+    max_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Binding:
+    target: Any
+    style: int
+    settings: EventSettings
+    field_names: tuple[str, ...] | None  # None: takes every field (**kwargs)
+    wants_previous: bool
+
+
+def event_kind(value: Any) -> str | None:
+    """'class', 'function', 'plain', or None when `value` cannot be an event."""
+    if isinstance(value, type):
+        return "class" if issubclass(value, EventBase) else None
+    if isinstance(value, FunctionEvent):
+        return "function"
+    if callable(value):
+        return "plain"
+    return None
+
+
+def _bind(name: str, value: Any, fields: Mapping[str, Any]) -> tuple[_Binding | None, list[str]]:
+    kind = event_kind(value)
+    if kind == "class":
+        target, style, settings = value, CLASS, value.settings()
+        function = value.process
+        skip_first = True
+    elif kind == "function":
+        target, style, settings = value.function, FUNCTION, value.event_settings
+        function, skip_first = value.function, False
+    else:
+        target, style, settings = value, PLAIN, EventSettings()
+        function, skip_first = value, False
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return _Binding(target, style, settings, (), False), []
+    if skip_first and parameters and parameters[0].name == "self":
+        parameters = parameters[1:]
+    names: list[str] = []
+    missing: list[str] = []
+    wants_previous = False
+    takes_all = False
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            continue
+        if parameter.kind is parameter.VAR_KEYWORD:
+            takes_all = True
+            continue
+        if parameter.name == PREVIOUS_RESULT:
+            wants_previous = True
+        elif parameter.name in fields and parameter.kind is not parameter.POSITIONAL_ONLY:
+            names.append(parameter.name)
+        elif parameter.default is parameter.empty:
+            missing.append(parameter.name)
+    field_names = None if takes_all else tuple(names)
+    return _Binding(target, style, settings, field_names, wants_previous or takes_all), missing
+
+
+class Plan:
+    """A graph bound to events. Immutable; a run executes it and a re-run may reuse it."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        events: Mapping[str, Any],
+        fields: Mapping[str, Any] | None = None,
+        executors: Executors | None = None,
+        executor_override: Any = None,
+    ) -> None:
+        self.graph = graph
+        self.fields = dict(fields or {})
+        self.executors = executors if executors is not None else Executors()
+        self.events = {node.name: events.get(node.name) for node in graph.nodes}
+        unknown = [node for node in graph.nodes if event_kind(self.events[node.name]) is None]
+        if unknown:
+            known = [name for name, value in events.items() if event_kind(value) is not None]
+            raise unknown_event_error(
+                graph.source,
+                [(n.name, n.span) for n in unknown],
+                known,
+                _not_events(unknown, events),
+            )
+        bindings: dict[str, _Binding] = {}
+        problems: list[str] = []
+        for name, value in self.events.items():
+            binding, missing = _bind(name, value, self.fields)
+            bindings[name] = binding
+            for parameter in missing:
+                problems.append(f"event {name!r} needs {parameter!r}")
+        if problems:
+            available = ", ".join(sorted(self.fields)) or "none"
+            raise MissingArgumentError(
+                "; ".join(problems)
+                + f", which no input field or previous result provides (input fields: {available})"
+            )
+        choices: dict[tuple[str, bool], ExecutorChoice] = {}
+        self.tasks: dict[str, Task] = {}
+        parallel_nodes = _nodes_in_parallel(graph.root)
+        for node in graph.nodes:
+            binding = bindings[node.name]
+            settings = binding.settings
+            in_parallel = node.id in parallel_nodes
+            key = (node.name, in_parallel)
+            choice = choices.get(key)
+            if choice is None:
+                executor = settings.executor if executor_override is None else executor_override
+                choice = self.executors.choose(executor, settings.executor_config, node.name)
+                if choice.inline and in_parallel:
+                    choice = PARALLEL_FALLBACK  # members must overlap whatever they asked for
+                choices[key] = choice
+            if binding.field_names is None:
+                kwargs = dict(self.fields)
+            else:
+                kwargs = {name: self.fields[name] for name in binding.field_names}
+            attempts = node.retry if node.retry is not None else settings.retry_policy.max_attempts
+            self.tasks[node.id] = Task(
+                node,
+                binding.target,
+                binding.style,
+                settings,
+                choice,
+                kwargs,
+                binding.wants_previous,
+                attempts,
+            )
+        self.group_states = _group_states(graph.root, self.tasks)
+
+
+def _not_events(nodes: list[Node], events: Mapping[str, Any]) -> dict[str, str]:
+    """For names bound to something that is not an event: what it is instead."""
+    kinds = {}
+    for node in nodes:
+        value = events.get(node.name)
+        if value is not None or node.name in events:
+            kinds[node.name] = type(value).__name__
+    return kinds
+
+
+def _nodes_in_parallel(root: Block) -> set[str]:
+    inside: set[str] = set()
+    stack = [root]
+    while stack:
+        block = stack.pop()
+        kind = type(block)
+        if kind is Parallel:
+            inside.update(node.id for node in iter_nodes(block))
+        elif kind is Sequence:
+            stack.extend(block.items)
+        elif kind is Branch:
+            stack.append(block.head)
+            stack.extend(arm.body for arm in block.arms)
+    return inside
+
+
+def _group_states(root: Block, tasks: dict[str, Task]) -> dict[str, EventExecutionEvaluationState]:
+    """A group is judged by the first member event that sets a non-default evaluation state."""
+    default = EventExecutionEvaluationState.SUCCESS_ON_ALL_EVENTS_SUCCESS
+    states: dict[str, EventExecutionEvaluationState] = {}
+    stack = [root]
+    while stack:
+        block = stack.pop()
+        kind = type(block)
+        if kind is Parallel:
+            chosen = default
+            for node in iter_nodes(block):
+                state = tasks[node.id].settings.execution_evaluation_state
+                if state is not default:
+                    chosen = state
+                    break
+            states[block.group] = chosen
+            stack.extend(block.members)
+        elif kind is Sequence:
+            stack.extend(block.items)
+        elif kind is Branch:
+            stack.append(block.head)
+            stack.extend(arm.body for arm in block.arms)
+    return states

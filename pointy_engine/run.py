@@ -1,0 +1,621 @@
+"""A run of a plan: one loop owns all state; workers only run event bodies and report back.
+
+The loop interprets the graph's block tree with small frames (sequence, parallel, branch).
+Finished work is pushed onto a ready queue instead of being called back directly, so a chain of
+any length runs without recursion. Workers report through an inbox (future done-callbacks);
+retry waits and timeouts are timers in the loop, so waiting never holds a worker. Every state
+change is one `Record` in the run's stream.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from .clock import Clock, SystemClock
+from .errors import PointyError
+from .events import Outcome
+from .graph import Block, Graph, Node, Parallel, Sequence, iter_nodes, node_edges
+from .invoke import Attempt, invoke, invoke_by_value, pack, unpack
+from .plan import Plan, Task
+from .records import ErrorInfo, Listener, Record, RecordStream
+
+PENDING, RUNNING, RETRYING = "pending", "running", "retrying"
+SUCCEEDED, FAILED, SKIPPED, CANCELLED = "succeeded", "failed", "skipped", "cancelled"
+FINISHED_NODE_STATES = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
+RUN_STATES = ("pending", "running", SUCCEEDED, FAILED, CANCELLED)
+
+RerunMode = Literal["all", "failed", "from"]
+_CANCEL = object()  # the inbox message that asks the loop to cancel
+
+
+class NodeResult:
+    """What happened to one node: state, value, error, attempts and timings."""
+
+    __slots__ = (
+        "attempts",
+        "descriptor",
+        "duration",
+        "error",
+        "event",
+        "finished",
+        "id",
+        "output",
+        "started",
+        "state",
+        "value",
+        "worker",
+    )
+
+    def __init__(self, node: Node) -> None:
+        self.id = node.id
+        self.event = node.name
+        self.state = PENDING
+        self.value: Any = None
+        self.error: ErrorInfo | None = None
+        self.attempts = 0
+        self.descriptor: int | None = None
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.duration: float | None = None  # seconds spent in the event body, last attempt
+        self.worker = ""
+        self.output = ""
+
+    def __repr__(self) -> str:
+        return f"<NodeResult {self.id} {self.state} attempts={self.attempts}>"
+
+
+class _Frame:
+    """A running block. `parent.child_done(slot, ok, value, descriptor)` reports its end."""
+
+    __slots__ = ("parent", "slot")
+
+
+class _Sequence(_Frame):
+    __slots__ = ("block",)
+
+
+class _Parallel(_Frame):
+    __slots__ = ("block", "outcomes", "remaining")
+
+
+class _Branch(_Frame):
+    __slots__ = ("arm", "block")
+
+
+class _Root(_Frame):
+    __slots__ = ()
+
+
+class Run:
+    """One execution of a plan. Create with `Pipeline.start()` or `Run(plan).start()`.
+
+    `start()` runs to the end in the calling thread (Ctrl-C cancels the run, then re-raises),
+    or with `background=True` in a daemon thread, returning at once. An event's failure never
+    raises: it is recorded on the node and in the run's status.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        listeners: Iterable[Listener] = (),
+        clock: Clock | None = None,
+        stop_on_error: bool = False,
+        stop_on_exception: bool = False,
+        reuse: dict[str, NodeResult] | None = None,
+        own_executors: bool = False,
+        run_id: str | None = None,
+    ) -> None:
+        self.id = run_id or uuid.uuid4().hex[:12]
+        self.plan = plan
+        self.graph: Graph = plan.graph
+        self.status = "pending"
+        self.value: Any = None
+        self.stream = RecordStream(tuple(listeners))
+        self.nodes: dict[str, NodeResult] = {node.id: NodeResult(node) for node in plan.graph.nodes}
+        self._clock = clock or SystemClock()
+        self._stop_on_error = stop_on_error
+        self._stop_on_exception = stop_on_exception
+        self._reuse = reuse or {}
+        self._own_executors = own_executors
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._ready: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._sequence = itertools.count()
+        self._in_flight: dict[int, tuple[Task, _Frame, int, Any, Any]] = {}
+        self._failures: set[str] = set()
+        self._stopped: str | None = None  # why the run stopped early: "error" or "success"
+        self._cancelled = False
+        self._done = threading.Event()
+        self._started = False
+        self._thread: threading.Thread | None = None
+        self._loop_thread_name = ""
+
+    # ----- public API -------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for result in self.nodes.values():
+            counts[result.state] = counts.get(result.state, 0) + 1
+        summary = ", ".join(f"{counts[s]} {s}" for s in sorted(counts))
+        return f"<Run {self.id} {self.status}: {len(self.nodes)} nodes ({summary})>"
+
+    def add_listener(self, listener: Listener) -> None:
+        self.stream.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.stream.remove_listener(listener)
+
+    def records(self) -> list[Record]:
+        """Every record so far, in order (a copy)."""
+        return list(self.stream.records)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Values of the nodes that succeeded, by node id."""
+        return {key: r.value for key, r in self.nodes.items() if r.state == SUCCEEDED}
+
+    @property
+    def errors(self) -> dict[str, ErrorInfo]:
+        return {
+            key: r.error
+            for key, r in self.nodes.items()
+            if r.error is not None and r.state == FAILED
+        }
+
+    def start(self, background: bool = False) -> Run:
+        if self._started:
+            raise PointyError(f"run {self.id} was already started; use rerun() for another run")
+        self._started = True
+        if background:
+            self._thread = threading.Thread(
+                target=self._loop, name=f"pointy-run-{self.id}", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._loop()
+        return self
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run ends. Ctrl-C while waiting cancels the run and re-raises."""
+        try:
+            if not self._done.wait(timeout):
+                raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
+        except KeyboardInterrupt:
+            self.cancel()
+            self._done.wait(5)
+            raise
+        return self
+
+    def cancel(self) -> None:
+        """Cancel: waiting retries and pending nodes at once, running nodes as soon as possible."""
+        if not self._done.is_set():
+            self._inbox.put(_CANCEL)
+
+    def rerun(
+        self,
+        mode: RerunMode = "all",
+        node: str | None = None,
+        plan: Plan | None = None,
+        **options: Any,
+    ) -> Run:
+        """A new, not yet started run: everything, only what failed, or from `node` onwards.
+
+        Nodes that are not re-run keep their recorded state and value; pass `plan` to run
+        with re-resolved events (a notebook redefines them). Start it with `.start()`.
+        """
+        plan = plan or self.plan
+        if mode == "all":
+            reuse: dict[str, NodeResult] = {}
+        elif mode == "failed":
+            reuse = {k: r for k, r in self.nodes.items() if r.state == SUCCEEDED}
+        elif mode == "from":
+            if node not in self.nodes:
+                raise PointyError(f"no node {node!r} in this run; nodes: {', '.join(self.nodes)}")
+            again = _downstream(self.graph, node)
+            reuse = {k: r for k, r in self.nodes.items() if r.state == SUCCEEDED and k not in again}
+        else:
+            raise PointyError(f"re-run mode is 'all', 'failed' or 'from', not {mode!r}")
+        if plan.graph != self.graph:
+            reuse = {k: r for k, r in reuse.items() if k in plan.graph.node_by_id}
+        return Run(
+            plan,
+            listeners=self.stream.listeners,
+            clock=self._clock,
+            stop_on_error=self._stop_on_error,
+            stop_on_exception=self._stop_on_exception,
+            reuse=reuse,
+            **options,
+        )
+
+    # ----- the loop ---------------------------------------------------------------------
+
+    def _emit(
+        self,
+        node: str,
+        event: str,
+        attempt: int,
+        state: str,
+        worker: str = "",
+        error: ErrorInfo | None = None,
+        descriptor: int | None = None,
+    ) -> None:
+        self.stream.emit(
+            Record(
+                self.id, node, event, attempt, state, self._clock.time(), worker, error, descriptor
+            )
+        )
+
+    def _loop(self) -> None:
+        self._loop_thread_name = threading.current_thread().name
+        self.status = "running"
+        self._emit("", "", 0, "running", self._loop_thread_name)
+        ready = self._ready
+        try:
+            ready.append((self._start, (self.graph.root, _Root(), 0, None)))
+            while True:
+                while ready:
+                    action, args = ready.popleft()
+                    action(*args)
+                if self._cancelled or not (self._in_flight or self._timers):
+                    break
+                self._wait_once()
+        except KeyboardInterrupt:
+            self._cancel()
+            self._finish()
+            raise
+        except BaseException as error:  # a bug in Pointy itself: end the run, loudly
+            self._finish(ErrorInfo.from_exception(error))
+            raise
+        self._finish()
+
+    def _wait_once(self) -> None:
+        timeout = None
+        if self._timers:
+            timeout = max(0.0, self._timers[0][0] - self._clock.monotonic())
+        message = self._clock.wait(self._inbox, timeout)
+        if message is _CANCEL:
+            self._cancel()
+        elif message is not None:
+            self._collect(*message)
+        else:
+            now = self._clock.monotonic()
+            while self._timers and self._timers[0][0] <= now:
+                _, _, action, args = heapq.heappop(self._timers)
+                action(*args)
+
+    def _start(self, block: Block, parent: _Frame, slot: int, previous: Any) -> None:
+        if self._stopped or self._cancelled:
+            self._skip(block)
+            return
+        kind = type(block)
+        if kind is Node:
+            reused = self._reuse.get(block.id)
+            if reused is not None:
+                self._reuse_result(block, reused, parent, slot)
+                return
+            self._submit(self.plan.tasks[block.id], parent, slot, previous, 1)
+        elif kind is Sequence:
+            frame = _Sequence()
+            frame.parent, frame.slot, frame.block = parent, slot, block
+            self._ready.append((self._start, (block.items[0], frame, 0, previous)))
+        elif kind is Parallel:
+            frame = _Parallel()
+            frame.parent, frame.slot, frame.block = parent, slot, block
+            frame.outcomes = [None] * len(block.members)
+            frame.remaining = len(block.members)
+            for index, member in enumerate(block.members):
+                self._start(member, frame, index, previous)
+        else:
+            frame = _Branch()
+            frame.parent, frame.slot, frame.block, frame.arm = parent, slot, block, None
+            self._ready.append((self._start, (block.head, frame, -1, previous)))
+
+    def _submit(self, task: Task, parent: _Frame, slot: int, previous: Any, attempt: int) -> None:
+        node = task.node
+        result = self.nodes[node.id]
+        result.state = RUNNING
+        result.attempts = attempt
+        if attempt == 1:
+            result.started = self._clock.time()
+        kwargs = task.kwargs
+        if task.wants_previous:
+            kwargs = {**kwargs, "previous_result": previous}
+        choice = task.executor
+        if choice.inline:
+            self._emit(node.id, node.name, attempt, RUNNING, self._loop_thread_name)
+            outcome = invoke(task.target, task.style, kwargs, previous)
+            self._settle(task, parent, slot, previous, attempt, outcome)
+            return
+        token = next(self._sequence)
+        try:
+            pool = self.plan.executors.get(choice)
+            if choice.by_value:
+                future = pool.submit(
+                    invoke_by_value, pack(task.target, task.style, kwargs, previous)
+                )
+            else:
+                future = pool.submit(invoke, task.target, task.style, kwargs, previous)
+        except Exception as error:  # the executor refused the work (shut down, not picklable)
+            self._emit(node.id, node.name, attempt, RUNNING, "")
+            self._settle(
+                task, parent, slot, previous, attempt, Attempt(False, None, 0, error, "", 0.0)
+            )
+            return
+        self._in_flight[token] = (task, parent, slot, previous, future, attempt)
+        self._emit(node.id, node.name, attempt, RUNNING, "")
+        future.add_done_callback(lambda done, token=token: self._inbox.put((token, done)))
+        if task.settings.timeout is not None:
+            deadline = self._clock.monotonic() + task.settings.timeout
+            heapq.heappush(self._timers, (deadline, next(self._sequence), self._time_out, (token,)))
+
+    def _collect(self, token: int, future: Any) -> None:
+        entry = self._in_flight.pop(token, None)
+        if entry is None:
+            return  # timed out or cancelled already; its late result is dropped
+        task, parent, slot, previous, _, attempt = entry
+        try:
+            outcome = future.result()
+            if task.executor.by_value:
+                outcome = unpack(outcome)
+        except BaseException as error:  # the executor itself failed (broken pool, cancelled)
+            outcome = Attempt(
+                False,
+                None,
+                0,
+                error if isinstance(error, Exception) else RuntimeError(repr(error)),
+                "",
+                0.0,
+            )
+        self._settle(task, parent, slot, previous, attempt, outcome)
+
+    def _time_out(self, token: int) -> None:
+        entry = self._in_flight.pop(token, None)
+        if entry is None:
+            return
+        task, parent, slot, previous, future, attempt = entry
+        future.cancel()
+        error = TimeoutError(
+            f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
+        )
+        self._settle(
+            task,
+            parent,
+            slot,
+            previous,
+            attempt,
+            Attempt(False, None, 0, error, "", task.settings.timeout or 0.0),
+        )
+
+    def _settle(
+        self, task: Task, parent: _Frame, slot: int, previous: Any, attempt: int, outcome: Attempt
+    ) -> None:
+        node = task.node
+        result = self.nodes[node.id]
+        result.worker = outcome.worker
+        result.duration = outcome.duration
+        if outcome.ok:
+            result.state = SUCCEEDED
+            result.value = outcome.value
+            result.descriptor = outcome.descriptor
+            result.error = None
+            result.finished = self._clock.time()
+            self._emit(
+                node.id, node.name, attempt, SUCCEEDED, outcome.worker, None, outcome.descriptor
+            )
+            if task.settings.stop_on_success:
+                self._stopped = "success"
+            self._ready.append(
+                (parent.child_done, (self, slot, True, outcome.value, outcome.descriptor))
+            )
+            return
+        error = outcome.error
+        info = ErrorInfo.from_exception(error) if error is not None else None
+        raised = error is not None and not _returned_failure(error)
+        if (
+            raised
+            and not self._cancelled
+            and task.settings.retry_policy.should_retry(error, attempt, task.max_attempts)
+        ):
+            result.state = RETRYING
+            result.error = info
+            self._emit(node.id, node.name, attempt, RETRYING, outcome.worker, info)
+            delay = task.settings.retry_policy.delay(attempt + 1)
+            deadline = self._clock.monotonic() + delay
+            heapq.heappush(
+                self._timers,
+                (
+                    deadline,
+                    next(self._sequence),
+                    self._retry,
+                    (task, parent, slot, previous, attempt + 1),
+                ),
+            )
+            return
+        result.state = FAILED
+        result.value = outcome.value
+        result.error = info
+        result.descriptor = outcome.descriptor
+        result.finished = self._clock.time()
+        self._failures.add(node.id)
+        self._emit(node.id, node.name, attempt, FAILED, outcome.worker, info, outcome.descriptor)
+        settings = task.settings
+        if (
+            settings.stop_on_error
+            or self._stop_on_error
+            or (raised and (settings.stop_on_exception or self._stop_on_exception))
+        ):
+            self._stopped = "error"
+        self._ready.append(
+            (parent.child_done, (self, slot, False, outcome.value, outcome.descriptor))
+        )
+
+    def _retry(self, task: Task, parent: _Frame, slot: int, previous: Any, attempt: int) -> None:
+        if self._stopped:  # the run stopped while this node waited: its last failure stands
+            result = self.nodes[task.node.id]
+            result.state = FAILED
+            result.finished = self._clock.time()
+            self._failures.add(task.node.id)
+            self._emit(
+                task.node.id, task.node.name, attempt - 1, FAILED, result.worker, result.error, 0
+            )
+            self._ready.append((parent.child_done, (self, slot, False, None, 0)))
+            return
+        self._submit(task, parent, slot, previous, attempt)
+
+    def _reuse_result(self, node: Node, reused: NodeResult, parent: _Frame, slot: int) -> None:
+        result = self.nodes[node.id]
+        for name in NodeResult.__slots__:
+            setattr(result, name, getattr(reused, name))
+        self._emit(
+            node.id,
+            node.name,
+            reused.attempts,
+            reused.state,
+            reused.worker,
+            reused.error,
+            reused.descriptor,
+        )
+        ok = reused.state == SUCCEEDED
+        self._ready.append((parent.child_done, (self, slot, ok, reused.value, reused.descriptor)))
+
+    def _skip(self, block: Block) -> None:
+        for node in iter_nodes(block):
+            result = self.nodes[node.id]
+            if result.state == PENDING:
+                result.state = SKIPPED
+                self._emit(node.id, node.name, 0, SKIPPED)
+
+    def _cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self._timers.clear()
+        for entry in self._in_flight.values():
+            entry[4].cancel()
+        self._in_flight.clear()
+        self._ready.clear()
+        for result in self.nodes.values():
+            if result.state in (RUNNING, RETRYING, PENDING):
+                result.state = CANCELLED
+                result.finished = self._clock.time()
+                self._emit(result.id, result.event, result.attempts, CANCELLED)
+
+    def _finish(self, crash: ErrorInfo | None = None) -> None:
+        for result in self.nodes.values():
+            if result.state == PENDING:
+                result.state = SKIPPED
+                self._emit(result.id, result.event, 0, SKIPPED)
+        if self._cancelled:
+            self.status = CANCELLED
+        elif crash is not None or self._failures or self._stopped == "error":
+            self.status = FAILED
+        else:
+            self.status = SUCCEEDED
+        self._emit("", "", 0, self.status, self._loop_thread_name, crash)
+        if self._own_executors:
+            self.plan.executors.shutdown(wait=False, cancel_futures=True)
+        self._done.set()
+
+    # ----- frames report here -----------------------------------------------------------
+
+    def _handled(self, block: Block) -> None:
+        if self._failures:
+            for node in iter_nodes(block):
+                self._failures.discard(node.id)
+
+
+def _returned_failure(error: BaseException) -> bool:
+    from .invoke import EventReturnedFailure
+
+    return isinstance(error, EventReturnedFailure)
+
+
+def _sequence_done(
+    frame: _Sequence, run: Run, slot: int, ok: bool, value: Any, descriptor: int
+) -> None:
+    block = frame.block
+    if slot == len(block.items) - 1:
+        run._ready.append((frame.parent.child_done, (run, frame.slot, ok, value, descriptor)))
+        return
+    previous = value if block.links[slot] == "pipe" else None
+    run._start(block.items[slot + 1], frame, slot + 1, previous)
+
+
+def _parallel_done(
+    frame: _Parallel, run: Run, slot: int, ok: bool, value: Any, descriptor: int
+) -> None:
+    frame.outcomes[slot] = (ok, value)
+    frame.remaining -= 1
+    if frame.remaining:
+        return
+    block = frame.block
+    successes = [v for good, v in frame.outcomes if good]
+    judged = run.plan.group_states[block.group].judge(len(successes), len(frame.outcomes))
+    if judged and len(successes) < len(frame.outcomes):
+        run._handled(block)
+    run._ready.append(
+        (frame.parent.child_done, (run, frame.slot, judged, tuple(successes), 1 if judged else 0))
+    )
+
+
+def _branch_done(
+    frame: _Branch, run: Run, slot: int, ok: bool, value: Any, descriptor: int
+) -> None:
+    block = frame.block
+    if slot != -1:  # the chosen arm finished
+        run._ready.append((frame.parent.child_done, (run, frame.slot, ok, value, descriptor)))
+        return
+    chosen = None
+    for index, arm in enumerate(block.arms):
+        if arm.descriptor == descriptor and chosen is None:
+            chosen = index
+        else:
+            run._skip(arm.body)
+    if chosen is None:
+        run._ready.append((frame.parent.child_done, (run, frame.slot, ok, value, descriptor)))
+        return
+    if not ok:
+        run._handled(block.head)  # a failure with an arm to go to is handled
+    arm = block.arms[chosen]
+    previous = value if arm.link == "pipe" else None
+    run._start(arm.body, frame, chosen, previous)
+
+
+def _root_done(frame: _Root, run: Run, slot: int, ok: bool, value: Any, descriptor: int) -> None:
+    run.value = value
+
+
+_Sequence.child_done = _sequence_done  # type: ignore[attr-defined]
+_Parallel.child_done = _parallel_done  # type: ignore[attr-defined]
+_Branch.child_done = _branch_done  # type: ignore[attr-defined]
+_Root.child_done = _root_done  # type: ignore[attr-defined]
+
+
+def _downstream(graph: Graph, start: str) -> set[str]:
+    """`start` and every node reachable from it."""
+    following: dict[str, list[str]] = {}
+    for edge in node_edges(graph):
+        following.setdefault(edge.source, []).append(edge.target)
+    seen = {start}
+    stack = [start]
+    while stack:
+        for target in following.get(stack.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
+
+
+__all__ = ["NodeResult", "Outcome", "Run"]

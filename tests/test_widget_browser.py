@@ -1,0 +1,262 @@
+"""The widget's ESM in a real Chromium, with a stub anywidget model (no Jupyter server).
+
+The page loads static/widget.js and widget.css from a 127.0.0.1 server; the model is a plain object
+with get/set/on/off/send/save_changes, seeded from a real `RunWidget`'s traits.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import pathlib
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from widget_fixtures import (
+    EXAMPLE_GRAPH,
+    FakeClock,
+    FakeRun,
+    FakeScheduler,
+    example_records,
+    graph_json,
+    step,
+)
+
+from pointy_jupyter.widget import RunWidget
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+STATIC = pathlib.Path(__file__).resolve().parents[1] / "pointy_jupyter" / "static"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+TRAITS = ("graph", "nodes", "status", "run_id", "selected", "detail", "controls", "message")
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<link rel="stylesheet" href="widget.css"></head>
+<body><div id="root" style="width: 1100px"></div>
+<script type="module">
+import widget from "./widget.js";
+const data = {};
+const handlers = {};
+window.sent = [];
+window.model = {
+  get: (key) => data[key],
+  set(key, value) {
+    data[key] = value;
+    for (const fn of [...(handlers["change:" + key] || [])]) fn();
+  },
+  on(name, fn) { (handlers[name] = handlers[name] || []).push(fn); },
+  off(name, fn) { handlers[name] = (handlers[name] || []).filter((f) => f !== fn); },
+  send(message) { window.sent.push(message); },
+  save_changes() {},
+};
+window.handlerCount = () => Object.values(handlers).reduce((n, list) => n + list.length, 0);
+window.mount = (state) => {
+  Object.assign(data, state);
+  const el = document.getElementById("root");
+  el.replaceChildren();
+  window.cleanup = widget.render({ model: window.model, el });
+};
+window.pageReady = true;
+</script></body></html>
+"""
+
+
+def widget_state(widget: RunWidget) -> dict[str, Any]:
+    return {name: getattr(widget, name) for name in TRAITS}
+
+
+def example_widget(finished: bool = False, scheduler: FakeScheduler | None = None) -> RunWidget:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    widget = RunWidget(
+        run,
+        on_command=lambda _c: None,
+        clock=FakeClock(),
+        schedule=scheduler or FakeScheduler(),
+    )
+    if finished:
+        run.emit_all(example_records())
+    return widget
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("widget-page")
+    for name in ("widget.js", "widget.css"):
+        shutil.copy(STATIC / name, root / name)
+    (root / "index.html").write_text(PAGE, encoding="utf-8")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+        )
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(server)
+    page.wait_for_function("window.pageReady === true")
+    yield page
+    page.close()
+    assert errors == []
+
+
+def mount(page: Any, state: dict[str, Any]) -> None:
+    page.evaluate("state => window.mount(state)", json.loads(json.dumps(state)))
+
+
+def states(page: Any) -> dict[str, str]:
+    return page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.pointy-widget g.pointy-node')]
+            .map(g => [g.dataset.node, g.dataset.state]))"""
+    )
+
+
+def test_nodes_render_with_their_state(page: Any) -> None:
+    mount(page, widget_state(example_widget(finished=True)))
+    assert states(page) == {
+        "Fetch": "succeeded",
+        "Clean": "succeeded",
+        "Enrich": "succeeded",
+        "Score": "failed",
+        "Alert": "succeeded",
+        "Save": "skipped",
+        "Report": "succeeded",
+    }
+    assert page.get_attribute(".pointy-status", "data-status") == "failed"
+    assert page.get_attribute('.pointy-arm[data-descriptor="0"]', "data-arm") == "taken"
+    assert page.get_attribute('.pointy-arm[data-descriptor="1"]', "data-arm") == "not-taken"
+    assert page.locator("path.pointy-link-pipe").count() == 1
+    assert page.text_content('g.pointy-node[data-node="Enrich"] .pointy-sub') == "↻2 · 1.00 s"
+    assert page.is_enabled("button.pointy-rerun-all")
+    assert page.is_enabled("button.pointy-rerun-failed")
+    assert page.is_disabled("button.pointy-rerun-from")
+    assert page.is_disabled("button.pointy-cancel")
+
+
+def test_a_state_change_repaints_the_same_element(page: Any) -> None:
+    scheduler = FakeScheduler()
+    widget = example_widget(scheduler=scheduler)
+    mount(page, widget_state(widget))
+    assert states(page)["Fetch"] == "pending"
+    page.evaluate("() => { document.querySelector('g[data-node=\"Fetch\"]').marker = 1; }")
+    widget.run.emit_all(example_records()[:3])
+    assert scheduler.fire() == 1  # the throttle's trailing flush
+    page.evaluate("nodes => model.set('nodes', nodes)", widget.nodes)
+    assert states(page)["Fetch"] == "succeeded"
+    assert page.evaluate("() => document.querySelector('g[data-node=\"Fetch\"]').marker") == 1
+    fill = page.evaluate(
+        """() => getComputedStyle(document.querySelector('g[data-node="Fetch"] rect')).fill"""
+    )
+    assert fill == "rgb(200, 230, 201)"  # --pointy-succeeded-fill
+
+
+def test_click_selects_and_detail_shows(page: Any) -> None:
+    widget = example_widget(finished=True)
+    mount(page, widget_state(widget))
+    page.click('g.pointy-node[data-node="Score"]')
+    assert page.evaluate("() => window.sent") == [{"type": "select", "node": "Score"}]
+    assert page.get_attribute('g.pointy-node[data-node="Score"]', "data-selected") == "true"
+    widget.command({"type": "select", "node": "Score"})
+    page.evaluate("detail => model.set('detail', detail)", widget.detail)
+    assert page.text_content(".pointy-detail pre.pointy-traceback") == widget.detail["traceback"]
+    assert page.text_content(".pointy-detail .pointy-error") == "ValueError: score < 0"
+    page.evaluate("controls => model.set('controls', controls)", widget.controls)
+    page.click("button.pointy-rerun-from")
+    assert page.evaluate("() => window.sent")[-1] == {"type": "rerun", "mode": "from", "node": None}
+
+
+def test_cleanup_removes_the_model_listeners(page: Any) -> None:
+    mount(page, widget_state(example_widget()))
+    assert page.evaluate("() => window.handlerCount()") > 0
+    page.evaluate("() => window.cleanup()")
+    assert page.evaluate("() => window.handlerCount()") == 0
+
+
+def test_a_wide_group_is_collapsed_until_clicked(page: Any) -> None:
+    ids = [f"W{i}" for i in range(30)]
+    root = {
+        "kind": "sequence",
+        "items": [
+            step("Start"),
+            {"kind": "parallel", "group": "g1", "members": [step(i) for i in ids]},
+        ],
+        "links": ["then"],
+    }
+    nodes = {
+        i: {"state": "succeeded", "attempts": 1, "duration": 0.5, "descriptor": 1} for i in ids
+    }
+    nodes["W4"] = {"state": "failed", "attempts": 1, "duration": 0.5, "descriptor": 0}
+    mount(page, {"graph": graph_json(root, ["Start", *ids]), "nodes": nodes, "status": "failed"})
+    assert list(states(page)) == ["Start"]
+    group = '.pointy-group-collapsed[data-group="g1"]'
+    assert page.get_attribute(group, "data-state") == "failed"
+    assert page.text_content(f"{group} .pointy-sub") == "29 succeeded · 1 failed"
+    page.click(group)
+    assert len(states(page)) == 31
+    page.click('.pointy-group-toggle[data-group="g1"]')
+    assert list(states(page)) == ["Start"]
+
+
+def test_a_2000_node_chain_renders_and_updates_one_node(page: Any) -> None:
+    ids = [f"E{i}" for i in range(2000)]
+    chain = {"kind": "sequence", "items": [step(i) for i in ids], "links": ["then"] * 1999}
+    nodes = {
+        i: {"state": "pending", "attempts": 0, "duration": None, "descriptor": None} for i in ids
+    }
+    mount(page, {"graph": graph_json(chain, ids), "nodes": nodes, "status": "running"})
+    assert page.locator("g.pointy-node").count() == 2000
+    width = page.evaluate(
+        "() => document.querySelector('svg.pointy-graph').getBoundingClientRect().width"
+    )
+    assert width < 1200  # the long chain wraps into rows instead of one 270,000-pixel line
+    nodes["E1500"] = {"state": "running", "attempts": 1, "duration": None, "descriptor": None}
+    elapsed = page.evaluate(
+        """nodes => { const t = performance.now(); model.set('nodes', nodes);
+                      return performance.now() - t; }""",
+        nodes,
+    )
+    assert page.get_attribute('g.pointy-node[data-node="E1500"]', "data-state") == "running"
+    assert elapsed < 100  # repaints one node, does not rebuild 2,000

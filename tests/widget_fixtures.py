@@ -1,0 +1,217 @@
+"""Fakes for the widget tests, shaped exactly as docs/design.md describes the engine's objects.
+
+The engine is written in parallel, so these stand in for `pointy_engine.records.Record`, a run and
+its graph. Times are binary fractions so durations compare exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class ErrorInfo(NamedTuple):
+    type: str
+    message: str
+    traceback: str
+
+
+class Record(NamedTuple):
+    run_id: str
+    node: str
+    event: str
+    attempt: int
+    state: str
+    time: float
+    worker: str
+    error: ErrorInfo | None
+    descriptor: int | None
+
+
+def rec(
+    node: str,
+    state: str,
+    time: float,
+    attempt: int = 1,
+    *,
+    run_id: str = "r1",
+    error: ErrorInfo | None = None,
+    descriptor: int | None = None,
+    worker: str = "pointy-worker-0",
+) -> Record:
+    """A node record (`node=""` makes a run record, with attempt 0 and no worker)."""
+    if node == "" or state in ("pending", "skipped"):
+        attempt = 0
+    event = node.split("#")[0]
+    return Record(
+        run_id, node, event, attempt, state, time, worker if node else "", error, descriptor
+    )
+
+
+def step(node: str) -> dict[str, Any]:
+    return {"kind": "step", "node": node}
+
+
+def graph_json(root: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    nodes = [
+        {"id": name, "name": name.split("#")[0], "retry": None, "span": [0, 0]} for name in names
+    ]
+    return {"version": 1, "nodes": nodes, "root": root, "edges": []}
+
+
+# Fetch -> Clean || Enrich |-> Score (0 -> Alert, 1 -> Save) -> Report
+EXAMPLE_IDS = ["Fetch", "Clean", "Enrich", "Score", "Alert", "Save", "Report"]
+EXAMPLE_GRAPH = graph_json(
+    {
+        "kind": "sequence",
+        "items": [
+            step("Fetch"),
+            {"kind": "parallel", "group": "g1", "members": [step("Clean"), step("Enrich")]},
+            {
+                "kind": "branch",
+                "head": step("Score"),
+                "arms": [
+                    {"descriptor": 0, "link": "then", "body": step("Alert")},
+                    {"descriptor": 1, "link": "then", "body": step("Save")},
+                ],
+            },
+            step("Report"),
+        ],
+        "links": ["then", "pipe", "then"],
+    },
+    EXAMPLE_IDS,
+)
+EXAMPLE_GRAPH["nodes"][3]["retry"] = 3  # Score * 3
+
+SCORE_ERROR = ErrorInfo("ValueError", "score < 0", "Traceback (most recent call last):\n  ...\n")
+
+
+def example_records(run_id: str = "r1") -> list[Record]:
+    """One run of the example: Enrich retries once, Score fails, arm 0 runs, Save is skipped."""
+    return [
+        rec("", "running", 100.0, run_id=run_id),
+        rec("Fetch", "running", 100.0, run_id=run_id),
+        rec("Fetch", "succeeded", 100.5, run_id=run_id, descriptor=1),
+        rec("Clean", "running", 100.5, run_id=run_id),
+        rec("Enrich", "running", 100.5, run_id=run_id),
+        rec("Clean", "succeeded", 100.75, run_id=run_id, descriptor=1),
+        rec("Enrich", "retrying", 101.0, 1, run_id=run_id),
+        rec("Enrich", "running", 101.25, 2, run_id=run_id),
+        rec("Enrich", "succeeded", 101.5, 2, run_id=run_id, descriptor=1),
+        rec("Score", "running", 101.5, run_id=run_id),
+        rec("Score", "failed", 102.0, run_id=run_id, error=SCORE_ERROR, descriptor=0),
+        rec("Save", "skipped", 102.0, run_id=run_id),
+        rec("Alert", "running", 102.0, run_id=run_id),
+        rec("Alert", "succeeded", 102.25, run_id=run_id, descriptor=1),
+        rec("Report", "running", 102.25, run_id=run_id),
+        rec("Report", "succeeded", 103.25, run_id=run_id, descriptor=1),
+        rec("", "failed", 103.25, run_id=run_id),
+    ]
+
+
+@dataclass
+class FakeNode:
+    state: str = "pending"
+    value: Any = None
+    error: ErrorInfo | None = None
+    attempts: int = 0
+    duration: float | None = None
+    output: str = ""
+    descriptor: int | None = None
+
+
+class FakeGraph:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def to_json(self) -> dict[str, Any]:
+        return self._data
+
+
+@dataclass
+class FakeRun:
+    """A run the test drives by hand: `emit` appends a record and calls the listeners."""
+
+    id: str
+    graph: FakeGraph
+    status: str = "pending"
+    nodes: dict[str, FakeNode] = field(default_factory=dict)
+    listeners: list[Callable[[Any], None]] = field(default_factory=list)
+    history: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, data: dict[str, Any], run_id: str = "r1") -> FakeRun:
+        nodes = {node["id"]: FakeNode() for node in data["nodes"]}
+        return cls(run_id, FakeGraph(data), nodes=nodes)
+
+    def add_listener(self, listener: Callable[[Any], None]) -> None:
+        self.listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Any], None]) -> None:
+        self.listeners.remove(listener)
+
+    def records(self) -> list[Any]:
+        return list(self.history)
+
+    def emit(self, record: Any) -> None:
+        """Like the engine: keep the record, update the node, tell every listener (errors propagate
+        here on purpose, so a test sees any error the widget lets escape)."""
+        self.history.append(record)
+        node = self.nodes.get(getattr(record, "node", ""))
+        if node is not None:
+            node.state = record.state
+            node.attempts = max(node.attempts, record.attempt)
+            node.error = record.error or node.error
+        elif getattr(record, "node", None) == "":
+            self.status = record.state
+        for listener in list(self.listeners):
+            listener(record)
+
+    def emit_all(self, records: list[Any]) -> None:
+        for record in records:
+            self.emit(record)
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeTimer:
+    def __init__(self, delay: float, callback: Callable[[], None]) -> None:
+        self.delay = delay
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeScheduler:
+    """Keeps scheduled trailing flushes; `fire()` runs the live ones as the timer thread would."""
+
+    def __init__(self) -> None:
+        self.timers: list[FakeTimer] = []
+
+    def __call__(self, delay: float, callback: Callable[[], None]) -> FakeTimer:
+        timer = FakeTimer(delay, callback)
+        self.timers.append(timer)
+        return timer
+
+    @property
+    def live(self) -> list[FakeTimer]:
+        return [timer for timer in self.timers if not timer.cancelled]
+
+    def fire(self) -> int:
+        due = self.live
+        for timer in due:
+            timer.cancelled = True
+            timer.callback()
+        return len(due)
