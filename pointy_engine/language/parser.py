@@ -104,7 +104,7 @@ def p_chain_then(p: Any) -> None:
     pair = symbols[1].value
     pair[0].append(symbols[3].value)
     pair[1].append("then")
-    p[0] = pair
+    symbols[0].value = pair
 
 
 def p_chain_pipe(p: Any) -> None:
@@ -113,7 +113,7 @@ def p_chain_pipe(p: Any) -> None:
     pair = symbols[1].value
     pair[0].append(symbols[3].value)
     pair[1].append("pipe")
-    p[0] = pair
+    symbols[0].value = pair
 
 
 def p_chain_par(p: Any) -> None:
@@ -126,7 +126,7 @@ def p_chain_par(p: Any) -> None:
         last.append(symbols[3].value)
     else:
         steps[-1] = [last, symbols[3].value]
-    p[0] = pair
+    symbols[0].value = pair
 
 
 def _close_groups(steps: list[Any]) -> list[Any]:
@@ -138,10 +138,11 @@ def _close_groups(steps: list[Any]) -> list[Any]:
 
 def p_unit_name(p: Any) -> None:
     """unit : NAME"""
-    token = p.slice[1]
+    symbols = p.slice
+    token = symbols[1]
     name: str = token.value
     offset: int = token.lexpos
-    p[0] = ast.EventRef(name, (offset, offset + len(name)))
+    symbols[0].value = ast.EventRef(name, (offset, offset + len(name)))
 
 
 def p_unit_compound(p: Any) -> None:
