@@ -358,7 +358,9 @@ def _syntax_error(source: str, token: Any, parser: Any, depth: int) -> PointySyn
     if token is None:
         if not source.strip() or _only_comments(source):
             return PointySyntaxError("empty pipeline", source, len(source), ("an event name",))
-        return PointySyntaxError("unexpected end of input", source, len(source), expected)
+        return PointySyntaxError(
+            "unexpected end of input", source, _after_last_token(source), expected
+        )
     value = token.value
     width = len(value)
     if token.type == "NAME":
@@ -371,6 +373,15 @@ def _syntax_error(source: str, token: Any, parser: Any, depth: int) -> PointySyn
     else:
         problem = f"unexpected {value!r}"
     return PointySyntaxError(problem, source, token.lexpos, expected, width)
+
+
+def _after_last_token(source: str) -> int:
+    """The offset just after the last token, so a caret points where the text stops."""
+    lexer = new_lexer(source)
+    end = len(source)
+    for token in iter(lexer.token, None):
+        end = token.lexpos + len(token.value)
+    return end
 
 
 def _only_comments(source: str) -> bool:
