@@ -17,16 +17,32 @@ class Clock(Protocol):
         ...
 
 
+SLICE = 0.25
+"""Longest single block, in seconds. A Ctrl-C that lands just before a thread blocks does not
+wake it (and on Windows nothing does): it is handled when the block ends, so blocks are short."""
+
+
 class SystemClock:
     monotonic = staticmethod(time.monotonic)
     time = staticmethod(time.time)
 
     @staticmethod
     def wait(inbox: queue.SimpleQueue[Any], timeout: float | None) -> Any:
-        try:
-            return inbox.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        if timeout is not None and timeout <= SLICE:
+            try:
+                return inbox.get(timeout=timeout)
+            except queue.Empty:
+                return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        step = SLICE
+        while True:
+            try:
+                return inbox.get(timeout=step)
+            except queue.Empty:
+                if deadline is not None:
+                    step = min(SLICE, deadline - time.monotonic())
+                    if step <= 0:
+                        return None
 
 
 class FakeClock:

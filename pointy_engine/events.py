@@ -135,6 +135,7 @@ class EventBase:
     timeout: ClassVar[float | None] = None
 
     previous_result: Any = None
+    _descriptor: int | None = None  # also for subclasses whose __init__ skips ours
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -171,6 +171,10 @@ class Executors:
             f"an Executor class or instance, not {executor!r}"
         )
 
+    def fresh(self) -> Executors:
+        """New, empty executors that build the same kinds of pools."""
+        return Executors(self._factories, self._by_value)
+
     def get(self, choice: ExecutorChoice) -> Executor:
         kind = choice.kind
         if isinstance(kind, Executor):

@@ -76,8 +76,9 @@ class FileInputDataField(InputDataField):
         required: bool = False,
         chunk_size: int | None = None,
         mode: str = "r",
+        default: Any = _EMPTY,
     ) -> None:
-        super().__init__(name=name, data_type=(str, Path), required=required)
+        super().__init__(name=name, data_type=(str, Path), default=default, required=required)
         if chunk_size is not None and (
             isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
         ):

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
+from .capture import install, set_sink, uninstall
 from .events import Outcome
 from .records import ErrorInfo
 
@@ -30,6 +31,7 @@ class Attempt(NamedTuple):
     error: BaseException | None
     worker: str
     duration: float
+    output: str = ""  # what the event printed and logged, when the run captures output
 
 
 def _interpret(result: Any, conventional: bool) -> tuple[bool, Any, int]:
@@ -61,6 +63,23 @@ def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> At
     return Attempt(ok, value, descriptor, error, worker, time.perf_counter() - started)
 
 
+def invoke_captured(
+    target: Any, style: int, kwargs: dict[str, Any], previous: Any, sink: list[str] | None = None
+) -> Attempt:
+    """`invoke`, keeping what the event prints and logs in this thread in `Attempt.output`.
+
+    The caller may pass `sink` to read the text so far if it stops waiting (a timeout).
+    """
+    if sink is None:
+        sink = []
+    outer = set_sink(sink)
+    try:
+        attempt = invoke(target, style, kwargs, previous)
+    finally:
+        set_sink(outer)
+    return attempt._replace(output="".join(sink))
+
+
 def _short_repr(value: Any, limit: int = 200) -> str:
     try:
         text = repr(value)
@@ -70,7 +89,8 @@ def _short_repr(value: Any, limit: int = 200) -> str:
 
 
 class RemoteError(Exception):
-    """An exception from another interpreter that could not travel back as itself."""
+    """An exception from another interpreter that could not travel back as itself; `info`
+    describes the original (its ErrorInfo is what the run records)."""
 
     def __init__(self, info: ErrorInfo) -> None:
         super().__init__(str(info))
@@ -81,27 +101,43 @@ def invoke_by_value(payload: bytes) -> bytes:
     """Worker side of a by-value call: unpickle, invoke, pickle the `Attempt` back."""
     import cloudpickle
 
-    target, style, kwargs, previous = cloudpickle.loads(payload)
-    attempt = invoke(target, style, kwargs, previous)
+    target, style, kwargs, previous, capture = cloudpickle.loads(payload)
+    if capture:  # a worker process runs one event at a time: capture just around it
+        install()
+        try:
+            attempt = invoke_captured(target, style, kwargs, previous)
+        finally:
+            uninstall()
+    else:
+        attempt = invoke(target, style, kwargs, previous)
     attempt = attempt._replace(worker=f"pid:{os.getpid()}")
+    error = attempt.error
+    if error is not None:
+        # The traceback does not travel with a pickled exception: keep its text on it, and
+        # send an exception that would not come back as itself as a RemoteError.
+        info = ErrorInfo.from_exception(error)
+        try:
+            error._pointy_traceback = info.traceback  # type: ignore[union-attr]
+            cloudpickle.loads(cloudpickle.dumps(error))
+        except Exception:
+            attempt = attempt._replace(error=RemoteError(info))
     try:
         return cloudpickle.dumps(attempt)
-    except Exception as error:  # the value or the exception does not pickle
-        if attempt.error is not None:
-            info = ErrorInfo.from_exception(attempt.error)
-            return cloudpickle.dumps(attempt._replace(value=None, error=RemoteError(info)))
+    except Exception as problem:  # the value does not pickle
         info = ErrorInfo(
-            type(error).__name__, f"the event's value cannot be sent back: {error}", ""
+            type(problem).__name__, f"the event's value cannot be sent back: {problem}", ""
         )
         return cloudpickle.dumps(
             attempt._replace(ok=False, value=None, descriptor=0, error=RemoteError(info))
         )
 
 
-def pack(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> bytes:
+def pack(
+    target: Any, style: int, kwargs: dict[str, Any], previous: Any, capture: bool = False
+) -> bytes:
     import cloudpickle
 
-    return cloudpickle.dumps((target, style, kwargs, previous))
+    return cloudpickle.dumps((target, style, kwargs, previous, capture))
 
 
 def unpack(result: bytes) -> Attempt:

@@ -103,12 +103,14 @@ class Pipeline:
         clock: Clock | None = None,
         stop_on_error: bool = False,
         stop_on_exception: bool = False,
+        capture_output: bool = False,
     ) -> Run:
         """Run the pipeline. Blocks until the end unless `background=True`.
 
         Unknown events and missing arguments raise here, before anything runs; an event's
         failure never raises (see `run.status` and `run.nodes`). `executor` runs every event
-        on one executor, overriding their own settings.
+        on one executor, overriding their own settings. `capture_output` keeps what each event
+        prints and logs in `run.nodes[id].output`.
         """
         own = executors is None
         plan = self.plan(events, executors, executor)
@@ -119,6 +121,7 @@ class Pipeline:
             stop_on_error=stop_on_error,
             stop_on_exception=stop_on_exception,
             own_executors=own,
+            capture_output=capture_output,
         )
         if signals.any_listeners():
             run.add_listener(signals.SignalBridge(self, run))

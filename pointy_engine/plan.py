@@ -8,6 +8,7 @@ parameters that nothing provides.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -128,8 +129,9 @@ class Plan:
         for name, value in self.events.items():
             binding, missing = _bind(name, value, self.fields)
             bindings[name] = binding
-            for parameter in missing:
-                problems.append(f"event {name!r} needs {parameter!r}")
+            if missing:
+                needs = " and ".join(f"{parameter!r}" for parameter in missing)
+                problems.append(f"event {name!r} needs {needs}")
         if problems:
             available = ", ".join(sorted(self.fields)) or "none"
             raise MissingArgumentError(
@@ -148,8 +150,10 @@ class Plan:
             if choice is None:
                 executor = settings.executor if executor_override is None else executor_override
                 choice = self.executors.choose(executor, settings.executor_config, node.name)
-                if choice.inline and in_parallel:
-                    choice = PARALLEL_FALLBACK  # members must overlap whatever they asked for
+                if choice.inline and (in_parallel or settings.timeout is not None):
+                    # Members must overlap whatever they asked for; and a timeout can only be
+                    # kept by not running the event on the loop's own thread.
+                    choice = PARALLEL_FALLBACK
                 choices[key] = choice
             if binding.field_names is None:
                 kwargs = dict(self.fields)
@@ -167,6 +171,12 @@ class Plan:
                 attempts,
             )
         self.group_states = _group_states(graph.root, self.tasks)
+
+    def with_executors(self, executors: Executors) -> Plan:
+        """The same plan on other executors (a re-run of a run that shut its own down)."""
+        plan = copy.copy(self)
+        plan.executors = executors
+        return plan
 
 
 def _not_events(nodes: list[Node], events: Mapping[str, Any]) -> dict[str, str]:

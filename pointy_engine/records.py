@@ -21,7 +21,12 @@ class ErrorInfo(NamedTuple):
 
     @classmethod
     def from_exception(cls, error: BaseException) -> ErrorInfo:
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        info = getattr(error, "info", None)
+        if type(info) is cls:  # a RemoteError: describe the original exception
+            return info
+        text = getattr(error, "_pointy_traceback", None)  # formatted where it was raised
+        if text is None:
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         return cls(type(error).__name__, str(error), text)
 
     def __str__(self) -> str:

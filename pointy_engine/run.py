@@ -13,16 +13,18 @@ import heapq
 import itertools
 import queue
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from .clock import Clock, SystemClock
+from . import capture
+from .clock import SLICE, Clock, SystemClock
 from .errors import PointyError
 from .events import Outcome
 from .graph import Block, Graph, Node, Parallel, Sequence, iter_nodes, node_edges
-from .invoke import Attempt, invoke, invoke_by_value, pack, unpack
+from .invoke import Attempt, invoke, invoke_by_value, invoke_captured, pack, unpack
 from .plan import Plan, Task
 from .records import ErrorInfo, Listener, Record, RecordStream
 
@@ -65,7 +67,7 @@ class NodeResult:
         self.finished: float | None = None
         self.duration: float | None = None  # seconds spent in the event body, last attempt
         self.worker = ""
-        self.output = ""
+        self.output = ""  # printed and logged text, every attempt's, with capture_output=True
 
     def __repr__(self) -> str:
         return f"<NodeResult {self.id} {self.state} attempts={self.attempts}>"
@@ -99,6 +101,9 @@ class Run:
     `start()` runs to the end in the calling thread (Ctrl-C cancels the run, then re-raises),
     or with `background=True` in a daemon thread, returning at once. An event's failure never
     raises: it is recorded on the node and in the run's status.
+
+    With `capture_output=True`, what each event prints to stdout/stderr and logs with `logging`
+    is kept in its `NodeResult.output` (and still shown as usual): see `pointy_engine.capture`.
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class Run:
         reuse: dict[str, NodeResult] | None = None,
         own_executors: bool = False,
         run_id: str | None = None,
+        capture_output: bool = False,
     ) -> None:
         self.id = run_id or uuid.uuid4().hex[:12]
         self.plan = plan
@@ -125,14 +131,21 @@ class Run:
         self._stop_on_exception = stop_on_exception
         self._reuse = reuse or {}
         self._own_executors = own_executors
+        self._capture = capture_output
+        self._sinks: dict[int, list[str]] = {}  # capture buffers of pool calls, by token
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ready: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._sequence = itertools.count()
-        self._in_flight: dict[int, tuple[Task, _Frame, int, Any, Any]] = {}
+        self._in_flight: dict[int, tuple[Task, _Frame, int, Any, Any, int]] = {}
+        # Retries waiting for their timer. Timeout timers are not counted: one whose event
+        # already finished must not keep the run alive until its deadline.
+        self._retrying = 0
         self._failures: set[str] = set()
         self._stopped: str | None = None  # why the run stopped early: "error" or "success"
-        self._cancelled = False
+        self._cancelled = False  # the loop has cancelled the run
+        self._cancel_asked = False  # cancel() was called (from any thread)
+        self._halted = False  # stopped, cancelled or asked to cancel: start nothing new
         self._done = threading.Event()
         self._started = False
         self._thread: threading.Thread | None = None
@@ -156,6 +169,11 @@ class Run:
     def records(self) -> list[Record]:
         """Every record so far, in order (a copy)."""
         return list(self.stream.records)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped early: "error" or "success" (a stop_on_* setting), else None."""
+        return self._stopped
 
     @property
     def done(self) -> bool:
@@ -189,9 +207,14 @@ class Run:
 
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run ends. Ctrl-C while waiting cancels the run and re-raises."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            if not self._done.wait(timeout):
-                raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
+            step = SLICE  # wait in short blocks, so that Ctrl-C is seen soon (see clock.SLICE)
+            while not self._done.wait(step):
+                if deadline is not None:
+                    step = min(SLICE, deadline - time.monotonic())
+                    if step <= 0:
+                        raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
         except KeyboardInterrupt:
             self.cancel()
             self._done.wait(5)
@@ -201,6 +224,9 @@ class Run:
     def cancel(self) -> None:
         """Cancel: waiting retries and pending nodes at once, running nodes as soon as possible."""
         if not self._done.is_set():
+            # The flag reaches a loop busy with inline events (it checks before each start);
+            # the message wakes a loop that is waiting.
+            self._cancel_asked = self._halted = True
             self._inbox.put(_CANCEL)
 
     def rerun(
@@ -216,6 +242,8 @@ class Run:
         with re-resolved events (a notebook redefines them). Start it with `.start()`.
         """
         plan = plan or self.plan
+        if self._own_executors and plan.executors is self.plan.executors:
+            plan = plan.with_executors(plan.executors.fresh())  # ours were shut down at the end
         if mode == "all":
             reuse: dict[str, NodeResult] = {}
         elif mode == "failed":
@@ -229,15 +257,21 @@ class Run:
             raise PointyError(f"re-run mode is 'all', 'failed' or 'from', not {mode!r}")
         if plan.graph != self.graph:
             reuse = {k: r for k, r in reuse.items() if k in plan.graph.node_by_id}
-        return Run(
+        options.setdefault("own_executors", self._own_executors)
+        options.setdefault("capture_output", self._capture)
+        run = Run(
             plan,
-            listeners=self.stream.listeners,
             clock=self._clock,
             stop_on_error=self._stop_on_error,
             stop_on_exception=self._stop_on_exception,
             reuse=reuse,
             **options,
         )
+        for listener in self.stream.listeners:
+            # A listener tied to this run (the signal bridge) follows the new run instead.
+            rebind = getattr(listener, "for_run", None)
+            run.add_listener(rebind(run) if rebind is not None else listener)
+        return run
 
     # ----- the loop ---------------------------------------------------------------------
 
@@ -259,24 +293,32 @@ class Run:
 
     def _loop(self) -> None:
         self._loop_thread_name = threading.current_thread().name
+        if self._capture:
+            capture.install()
         self.status = "running"
-        self._emit("", "", 0, "running", self._loop_thread_name)
         ready = self._ready
         try:
+            self._emit("", "", 0, "running", self._loop_thread_name)
             ready.append((self._start, (self.graph.root, _Root(), 0, None)))
             while True:
                 while ready:
                     action, args = ready.popleft()
                     action(*args)
-                if self._cancelled or not (self._in_flight or self._timers):
+                if self._cancelled or not (self._in_flight or self._retrying):
                     break
                 self._wait_once()
         except KeyboardInterrupt:
-            self._cancel()
-            self._finish()
+            try:
+                self._cancel()
+            finally:
+                self._finish()
             raise
         except BaseException as error:  # a bug in Pointy itself: end the run, loudly
-            self._finish(ErrorInfo.from_exception(error))
+            crash = ErrorInfo.from_exception(error)
+            try:
+                self._cancel()  # abandon what is running or waiting
+            finally:
+                self._finish(crash)
             raise
         self._finish()
 
@@ -296,8 +338,13 @@ class Run:
                 action(*args)
 
     def _start(self, block: Block, parent: _Frame, slot: int, previous: Any) -> None:
-        if self._stopped or self._cancelled:
-            self._skip(block)
+        if self._halted:
+            if self._cancelled:
+                return
+            if self._cancel_asked:
+                self._cancel()
+                return
+            self._skip(block)  # stopped early by a stop_on_* setting
             return
         kind = type(block)
         if kind is Node:
@@ -335,7 +382,15 @@ class Run:
         choice = task.executor
         if choice.inline:
             self._emit(node.id, node.name, attempt, RUNNING, self._loop_thread_name)
-            outcome = invoke(task.target, task.style, kwargs, previous)
+            if self._capture:
+                sink: list[str] = []
+                try:
+                    outcome = invoke_captured(task.target, task.style, kwargs, previous, sink)
+                except BaseException:  # Ctrl-C in the event: keep what it printed so far
+                    result.output += "".join(sink)
+                    raise
+            else:
+                outcome = invoke(task.target, task.style, kwargs, previous)
             self._settle(task, parent, slot, previous, attempt, outcome)
             return
         token = next(self._sequence)
@@ -343,7 +398,13 @@ class Run:
             pool = self.plan.executors.get(choice)
             if choice.by_value:
                 future = pool.submit(
-                    invoke_by_value, pack(task.target, task.style, kwargs, previous)
+                    invoke_by_value, pack(task.target, task.style, kwargs, previous, self._capture)
+                )
+            elif self._capture:
+                sink = []
+                self._sinks[token] = sink
+                future = pool.submit(
+                    invoke_captured, task.target, task.style, kwargs, previous, sink
                 )
             else:
                 future = pool.submit(invoke, task.target, task.style, kwargs, previous)
@@ -365,6 +426,8 @@ class Run:
         if entry is None:
             return  # timed out or cancelled already; its late result is dropped
         task, parent, slot, previous, _, attempt = entry
+        if self._capture:
+            self._sinks.pop(token, None)
         try:
             outcome = future.result()
             if task.executor.by_value:
@@ -389,13 +452,15 @@ class Run:
         error = TimeoutError(
             f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
         )
+        # What a thread printed before its timeout (it may print more; that is dropped).
+        output = "".join(self._sinks.pop(token, ())) if self._capture else ""
         self._settle(
             task,
             parent,
             slot,
             previous,
             attempt,
-            Attempt(False, None, 0, error, "", task.settings.timeout or 0.0),
+            Attempt(False, None, 0, error, "", task.settings.timeout or 0.0, output),
         )
 
     def _settle(
@@ -405,6 +470,8 @@ class Run:
         result = self.nodes[node.id]
         result.worker = outcome.worker
         result.duration = outcome.duration
+        if outcome.output:
+            result.output += outcome.output
         if outcome.ok:
             result.state = SUCCEEDED
             result.value = outcome.value
@@ -415,7 +482,7 @@ class Run:
                 node.id, node.name, attempt, SUCCEEDED, outcome.worker, None, outcome.descriptor
             )
             if task.settings.stop_on_success:
-                self._stopped = "success"
+                self._stop("success")
             self._ready.append(
                 (parent.child_done, (self, slot, True, outcome.value, outcome.descriptor))
             )
@@ -433,6 +500,7 @@ class Run:
             self._emit(node.id, node.name, attempt, RETRYING, outcome.worker, info)
             delay = task.settings.retry_policy.delay(attempt + 1)
             deadline = self._clock.monotonic() + delay
+            self._retrying += 1
             heapq.heappush(
                 self._timers,
                 (
@@ -456,12 +524,29 @@ class Run:
             or self._stop_on_error
             or (raised and (settings.stop_on_exception or self._stop_on_exception))
         ):
-            self._stopped = "error"
+            self._stop("error")
         self._ready.append(
             (parent.child_done, (self, slot, False, outcome.value, outcome.descriptor))
         )
 
+    def _stop(self, reason: str) -> None:
+        """Stop early: nothing new starts, and retries waiting for their timer end now."""
+        if self._stopped is None:
+            self._stopped = reason
+        self._halted = True
+        if self._retrying:
+            retry = self._retry
+            waiting = [timer for timer in self._timers if timer[2] == retry]
+            self._timers = [timer for timer in self._timers if timer[2] != retry]
+            heapq.heapify(self._timers)
+            for _, _, action, args in waiting:
+                self._ready.append((action, args))
+
     def _retry(self, task: Task, parent: _Frame, slot: int, previous: Any, attempt: int) -> None:
+        self._retrying -= 1
+        if self._cancel_asked:  # asked between the wait and this timer
+            self._cancel()
+            return
         if self._stopped:  # the run stopped while this node waited: its last failure stands
             result = self.nodes[task.node.id]
             result.state = FAILED
@@ -488,6 +573,8 @@ class Run:
             reused.descriptor,
         )
         ok = reused.state == SUCCEEDED
+        if ok and self.plan.tasks[node.id].settings.stop_on_success:
+            self._stop("success")  # as it did when it ran
         self._ready.append((parent.child_done, (self, slot, ok, reused.value, reused.descriptor)))
 
     def _skip(self, block: Block) -> None:
@@ -500,8 +587,9 @@ class Run:
     def _cancel(self) -> None:
         if self._cancelled:
             return
-        self._cancelled = True
+        self._cancelled = self._halted = True
         self._timers.clear()
+        self._retrying = 0
         for entry in self._in_flight.values():
             entry[4].cancel()
         self._in_flight.clear()
@@ -517,16 +605,22 @@ class Run:
             if result.state == PENDING:
                 result.state = SKIPPED
                 self._emit(result.id, result.event, 0, SKIPPED)
-        if self._cancelled:
+        if crash is not None:
+            self.status = FAILED
+        elif self._cancelled:
             self.status = CANCELLED
-        elif crash is not None or self._failures or self._stopped == "error":
+        elif self._failures or self._stopped == "error":
             self.status = FAILED
         else:
             self.status = SUCCEEDED
-        self._emit("", "", 0, self.status, self._loop_thread_name, crash)
-        if self._own_executors:
-            self.plan.executors.shutdown(wait=False, cancel_futures=True)
-        self._done.set()
+        try:
+            self._emit("", "", 0, self.status, self._loop_thread_name, crash)
+        finally:
+            if self._capture:
+                capture.uninstall()
+            if self._own_executors:
+                self.plan.executors.shutdown(wait=False, cancel_futures=True)
+            self._done.set()
 
     # ----- frames report here -----------------------------------------------------------
 

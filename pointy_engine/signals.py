@@ -27,10 +27,11 @@ class _Receiver:
         self.function = function
         self.sender = sender
         try:
-            parameters = inspect.signature(function).parameters.values()
-        except (TypeError, ValueError):
-            parameters = []
-        self.takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters) or not parameters
+            parameters = list(inspect.signature(function).parameters.values())
+        except (TypeError, ValueError):  # no signature to read: offer everything
+            self.takes_all, self.accepts = True, frozenset()
+            return
+        self.takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters)
         self.accepts = frozenset(p.name for p in parameters)
 
     def matches(self, sender: Any) -> bool:
@@ -145,11 +146,21 @@ def any_listeners() -> bool:
 
 
 class SignalBridge:
-    """A record listener that emits the default signals for one run of a pipeline."""
+    """A record listener that emits the default signals for one run of a pipeline.
+
+    At the end of a run: `pipeline_stop` if it was cancelled or stopped early by a stop_on_*
+    setting, then `pipeline_execution_end`, then `pipeline_shutdown` (the run releases its
+    executors right after).
+    """
 
     def __init__(self, sender: Any, run: Any) -> None:
         self.sender = sender
         self.run = run
+        self._started: set[str] = set()  # nodes that ran here (a re-run reuses the others)
+
+    def for_run(self, run: Any) -> SignalBridge:
+        """The same bridge for a re-run."""
+        return SignalBridge(self.sender, run)
 
     def __call__(self, record: Record) -> None:
         run, sender, state = self.run, self.sender, record.state
@@ -157,12 +168,14 @@ class SignalBridge:
             if state == "running":
                 pipeline_execution_start.emit(sender, pipeline=sender)
             else:
-                if state == "cancelled":
+                if state == "cancelled" or run.stop_reason is not None:
                     pipeline_stop.emit(sender)
                 pipeline_execution_end.emit(sender, execution_context=run)
+                pipeline_shutdown.emit(sender)
             return
         task = run.plan.tasks[record.node]
         if state == "running":
+            self._started.add(record.node)
             if record.attempt == 1:
                 event_execution_init.emit(
                     sender,
@@ -182,7 +195,7 @@ class SignalBridge:
                 retry_count=record.attempt,
                 max_attempts=task.max_attempts,
             )
-        elif state in ("succeeded", "failed"):
+        elif state in ("succeeded", "failed") and record.node in self._started:
             event_execution_end.emit(
                 sender, event=record.event, execution_context=run, future=run.nodes[record.node]
             )
