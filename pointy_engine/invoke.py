@@ -58,6 +58,10 @@ def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> At
             if chosen is not None:
                 descriptor = chosen
     except Exception as error:
+        # Start the traceback at the event's own frame: this one is Pointy's plumbing.
+        trace = error.__traceback__
+        if trace is not None and trace.tb_frame.f_code is invoke.__code__:
+            error.__traceback__ = trace.tb_next
         return Attempt(False, None, 0, error, worker, time.perf_counter() - started)
     error = None if ok else EventReturnedFailure(_short_repr(value))
     return Attempt(ok, value, descriptor, error, worker, time.perf_counter() - started)

@@ -25,7 +25,21 @@ PREVIOUS_RESULT = "previous_result"
 
 
 class MissingArgumentError(PointyError):
-    """Events whose parameters no input field or previous result provides."""
+    """Events whose parameters no input field or previous result provides.
+
+    `missing` maps each such event name to its unprovided parameters; `spans` gives where the
+    event first occurs in the pipeline text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        missing: Mapping[str, tuple[str, ...]],
+        spans: Mapping[str, tuple[int, int]],
+    ) -> None:
+        super().__init__(message)
+        self.missing = dict(missing)
+        self.spans = dict(spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +139,30 @@ class Plan:
                 _not_events(unknown, events),
             )
         bindings: dict[str, _Binding] = {}
-        problems: list[str] = []
+        unprovided: dict[str, tuple[str, ...]] = {}
         for name, value in self.events.items():
             binding, missing = _bind(name, value, self.fields)
             bindings[name] = binding
             if missing:
-                needs = " and ".join(f"{parameter!r}" for parameter in missing)
-                problems.append(f"event {name!r} needs {needs}")
-        if problems:
+                unprovided[name] = tuple(missing)
+        if unprovided:
+            problems = [
+                f"event {name!r} needs " + " and ".join(f"{p!r}" for p in params)
+                for name, params in unprovided.items()
+            ]
             available = ", ".join(sorted(self.fields)) or "none"
+            spans: dict[str, tuple[int, int]] = {}
+            for node in graph.nodes:
+                spans.setdefault(node.name, node.span)
             raise MissingArgumentError(
                 "; ".join(problems)
-                + f", which no input field or previous result provides (input fields: {available})"
+                + f", which no input field or previous result provides (input fields: {available})",
+                unprovided,
+                {name: spans[name] for name in unprovided},
             )
         choices: dict[tuple[str, bool], ExecutorChoice] = {}
+        # Equal choices become one object, so a run can cache its pools by identity.
+        canonical: dict[ExecutorChoice, ExecutorChoice] = {}
         self.tasks: dict[str, Task] = {}
         parallel_nodes = _nodes_in_parallel(graph.root)
         for node in graph.nodes:
@@ -154,6 +178,7 @@ class Plan:
                     # Members must overlap whatever they asked for; and a timeout can only be
                     # kept by not running the event on the loop's own thread.
                     choice = PARALLEL_FALLBACK
+                choice = canonical.setdefault(choice, choice)
                 choices[key] = choice
             if binding.field_names is None:
                 kwargs = dict(self.fields)

@@ -17,12 +17,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Literal
 
 from . import capture
 from .clock import SLICE, Clock, SystemClock
 from .errors import PointyError
 from .events import Outcome
+from .executors import ExecutorChoice
 from .graph import Block, Graph, Node, Parallel, Sequence, iter_nodes, node_edges
 from .invoke import Attempt, invoke, invoke_by_value, invoke_captured, pack, unpack
 from .plan import Plan, Task
@@ -138,6 +140,7 @@ class Run:
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._sequence = itertools.count()
         self._in_flight: dict[int, tuple[Task, _Frame, int, Any, Any, int]] = {}
+        self._pools: dict[int, tuple[Executor, bool]] = {}  # by id() of the plan's choices
         # Retries waiting for their timer. Timeout timers are not counted: one whose event
         # already finished must not keep the run alive until its deadline.
         self._retrying = 0
@@ -331,11 +334,22 @@ class Run:
             self._cancel()
         elif message is not None:
             self._collect(*message)
+            self._drain()
         else:
             now = self._clock.monotonic()
             while self._timers and self._timers[0][0] <= now:
                 _, _, action, args = heapq.heappop(self._timers)
                 action(*args)
+
+    def _drain(self) -> None:
+        """Take every result already waiting, without blocking: one wake-up serves a burst."""
+        inbox = self._inbox
+        while not inbox.empty():
+            message = inbox.get_nowait()
+            if message is _CANCEL:
+                self._cancel()
+                return
+            self._collect(*message)
 
     def _start(self, block: Block, parent: _Frame, slot: int, previous: Any) -> None:
         if self._halted:
@@ -395,7 +409,7 @@ class Run:
             return
         token = next(self._sequence)
         try:
-            pool = self.plan.executors.get(choice)
+            pool, direct = self._pools.get(id(choice)) or self._pool_for(choice)
             if choice.by_value:
                 future = pool.submit(
                     invoke_by_value, pack(task.target, task.style, kwargs, previous, self._capture)
@@ -403,8 +417,14 @@ class Run:
             elif self._capture:
                 sink = []
                 self._sinks[token] = sink
+                call = (invoke_captured, task.target, task.style, kwargs, previous, sink)
+                if direct:
+                    future = pool.submit(_report, self._inbox, token, *call)
+                else:
+                    future = pool.submit(*call)
+            elif direct:
                 future = pool.submit(
-                    invoke_captured, task.target, task.style, kwargs, previous, sink
+                    _report, self._inbox, token, invoke, task.target, task.style, kwargs, previous
                 )
             else:
                 future = pool.submit(invoke, task.target, task.style, kwargs, previous)
@@ -416,10 +436,19 @@ class Run:
             return
         self._in_flight[token] = (task, parent, slot, previous, future, attempt)
         self._emit(node.id, node.name, attempt, RUNNING, "")
-        future.add_done_callback(lambda done, token=token: self._inbox.put((token, done)))
+        if not direct or choice.by_value:
+            future.add_done_callback(lambda done, token=token: self._inbox.put((token, done)))
         if task.settings.timeout is not None:
             deadline = self._clock.monotonic() + task.settings.timeout
             heapq.heappush(self._timers, (deadline, next(self._sequence), self._time_out, (token,)))
+
+    def _pool_for(self, choice: ExecutorChoice) -> tuple[Executor, bool]:
+        """The executor for `choice`, cached for this run. Thread pools report straight into
+        the inbox (`_report`): no done-callback and no future to read on the loop thread."""
+        pool = self.plan.executors.get(choice)
+        entry = (pool, isinstance(pool, ThreadPoolExecutor))
+        self._pools[id(choice)] = entry
+        return entry
 
     def _collect(self, token: int, future: Any) -> None:
         entry = self._in_flight.pop(token, None)
@@ -428,6 +457,9 @@ class Run:
         task, parent, slot, previous, _, attempt = entry
         if self._capture:
             self._sinks.pop(token, None)
+        if type(future) is Attempt:  # reported by `_report` on a thread pool
+            self._settle(task, parent, slot, previous, attempt, future)
+            return
         try:
             outcome = future.result()
             if task.executor.by_value:
@@ -695,6 +727,17 @@ _Sequence.child_done = _sequence_done  # type: ignore[attr-defined]
 _Parallel.child_done = _parallel_done  # type: ignore[attr-defined]
 _Branch.child_done = _branch_done  # type: ignore[attr-defined]
 _Root.child_done = _root_done  # type: ignore[attr-defined]
+
+
+def _report(
+    inbox: queue.SimpleQueue[Any], token: int, call: Callable[..., Attempt], *args: Any
+) -> None:
+    """Thread-pool side: run the attempt and hand the result to the run's loop."""
+    try:
+        attempt = call(*args)
+    except BaseException as error:  # SystemExit and the like: still a failed attempt
+        attempt = Attempt(False, None, 0, RuntimeError(repr(error)), "", 0.0)
+    inbox.put((token, attempt))
 
 
 def _downstream(graph: Graph, start: str) -> set[str]:

@@ -274,8 +274,8 @@ def test_a_name_bound_to_something_that_is_not_an_event():
         run_flow("A -> B -> C", {"A": 42, "B": None, "C": recorder(log, "C")})
     assert log == []
     assert [message for message, _, _ in caught.value.located()] == [
-        "'A' is a int, not an event (a function or EventBase class)",
-        "'B' is a NoneType, not an event (a function or EventBase class)",
+        "'A' is a value of type int, not an event (a function or EventBase class)",
+        "'B' is a value of type NoneType, not an event (a function or EventBase class)",
     ]
 
 
@@ -295,6 +295,8 @@ def test_a_parameter_nothing_provides_is_reported_before_the_run():
         "event 'Load' needs 'path'; event 'Join' needs 'left' and 'right', which no input field "
         "or previous result provides (input fields: count)"
     )
+    assert caught.value.missing == {"Load": ("path",), "Join": ("left", "right")}
+    assert caught.value.spans == {"Load": (0, 4), "Join": (8, 12)}
     assert isinstance(caught.value, PointyError)
 
 

@@ -55,7 +55,8 @@ def unknown_event_error(
             names.append(name)
         if not_events and name in not_events:
             message = (
-                f"{name!r} is a {not_events[name]}, not an event (a function or EventBase class)"
+                f"{name!r} is a value of type {not_events[name]}, not an event "
+                "(a function or EventBase class)"
             )
         else:
             message = f"unknown event {name!r}"
