@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,3 +254,47 @@ def _group_states(root: Block, tasks: dict[str, Task]) -> dict[str, EventExecuti
             stack.append(block.head)
             stack.extend(arm.body for arm in block.arms)
     return states
+
+
+KIND_LABELS = {"class": "EventBase class", "function": "@event function", "plain": "function"}
+
+
+def qualified_name(value: Any) -> str:
+    """`score` for a function defined in a script or notebook, `module.name` for an imported one."""
+    target = getattr(value, "function", value)  # an @event function wraps the real one
+    name = getattr(target, "__qualname__", None) or type(target).__name__
+    module = getattr(target, "__module__", None)
+    return name if module in (None, "__main__", "builtins") else f"{module}.{name}"
+
+
+def executor_label(choice: ExecutorChoice, instance_label: str | None = None) -> str:
+    """How a choice reads in a table: `thread`, `process, 4 workers`, `thread (parallel group)`."""
+    if choice is PARALLEL_FALLBACK:
+        return "thread (parallel group)"
+    kind = choice.kind
+    if isinstance(kind, Executor):
+        return instance_label or type(kind).__name__
+    name = kind if isinstance(kind, str) else kind.__name__
+    workers = choice.config.max_workers
+    return f"{name}, {workers} workers" if workers else name
+
+
+def describe(plan: Plan, instance_label: str | None = None) -> list[dict[str, Any]]:
+    """One row per node, in source order: what would run, where, and how many times at most.
+
+    `instance_label` names an executor given as an instance (its type name otherwise).
+    """
+    rows = []
+    for node in plan.graph.nodes:
+        task = plan.tasks[node.id]
+        value = plan.events[node.name]
+        rows.append(
+            {
+                "node": node.id,
+                "event": qualified_name(value),
+                "kind": KIND_LABELS[event_kind(value) or "plain"],
+                "executor": executor_label(task.executor, instance_label),
+                "max attempts": task.max_attempts,
+            }
+        )
+    return rows

@@ -400,3 +400,48 @@ def test_pipeline_repr_and_plan():
         {"count": 3},
     ]
     assert Orders.graph().source == "Load |-> Total"
+
+
+def test_a_plan_describes_what_would_run_where():
+    from pointy_engine.graph import build_graph
+    from pointy_engine.plan import Plan, describe
+
+    class Fetch(EventBase, register=False):
+        retry_policy = {"max_attempts": 4}
+
+        def process(self):
+            return True, 1
+
+    @event(executor="process", max_workers=2)
+    def score(previous_result):
+        return True, previous_result
+
+    def save(previous_result):
+        return previous_result
+
+    plan = Plan(
+        build_graph("Fetch |-> score || save * 3"), {"Fetch": Fetch, "score": score, "save": save}
+    )
+    assert describe(plan) == [
+        {
+            "node": "Fetch",
+            "event": "test_engine_pipeline.test_a_plan_describes_what_would_run_where.<locals>.Fetch",
+            "kind": "EventBase class",
+            "executor": "inline",
+            "max attempts": 4,
+        },
+        {
+            "node": "score",
+            "event": "test_engine_pipeline.test_a_plan_describes_what_would_run_where.<locals>.score",
+            "kind": "@event function",
+            "executor": "process, 2 workers",
+            "max attempts": 1,
+        },
+        {
+            "node": "save",
+            "event": "test_engine_pipeline.test_a_plan_describes_what_would_run_where.<locals>.save",
+            "kind": "function",
+            "executor": "thread (parallel group)",
+            "max attempts": 3,
+        },
+    ]
