@@ -183,6 +183,10 @@ class Run:
         return self._done.is_set()
 
     @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
     def values(self) -> dict[str, Any]:
         """Values of the nodes that succeeded, by node id."""
         return {key: r.value for key, r in self.nodes.items() if r.state == SUCCEEDED}

@@ -1,13 +1,25 @@
-"""The live run widget: engine records in, JSON traits out, front-end commands back to the magic.
+"""The live run widget: it follows a run by polling and sends the front end what changed.
 
-Records arrive on the engine's loop thread, the throttle's trailing flush on a timer thread and
-commands on the kernel's main thread. One lock guards the `RunState`, another serialises trait
-updates (ipywidgets' `hold_sync` is not thread-safe); the order is always sync lock, then state
-lock.
+Nothing of the widget runs in the engine's loop thread. While a run is followed, a daemon
+follower (`widget_state.thread_ticker`) looks at it every 1/max_rate seconds: the records appended
+to the run's stream since the last look name the nodes that changed, whose views are read from the
+run's node results and sent as one small `delta` custom message. The full state is a JSON string
+trait, `nodes_json` (ipywidgets walks one str, not thousands of dicts), assigned when a run is
+attached, when its status changes, every FULL_SYNC_EVERY seconds and at the end, so that a view
+that renders later (a page reload, `%pointy show`) starts from it; a new view also says `hello` to
+get a fresh one at the next look. A look sends at most one message, so the front end gets at most
+max_rate messages a second, whatever the size of the pipeline.
+
+Threads: looks run on the follower's thread, commands on the kernel's main thread, `finish()` on
+the thread that ran the run. `_follow_lock` serialises looks with attach, detach and finish;
+`_sync_lock` serialises trait updates and sends (ipywidgets' `hold_sync` is not thread-safe). The
+order is always follow lock, then sync lock.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import pathlib
 import reprlib
 import threading
@@ -18,22 +30,26 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from .snapshot import render_snapshot
 from .widget_state import (
-    RunState,
-    Scheduler,
-    Throttle,
-    catch_up,
+    Cancellable,
+    NodeTable,
+    NodeView,
+    RunReader,
+    TableViews,
+    Ticker,
     controls_for,
+    end_message,
     error_text,
-    pending_view,
-    rate_for,
-    render_snapshot,
-    thread_timer,
+    pending_table,
+    state_counts,
+    thread_ticker,
 )
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 VALUE_LIMIT = 2_000  # characters of a value's repr shown in the detail panel
 OUTPUT_LIMIT = 20_000  # characters of captured output (the tail is kept)
+FULL_SYNC_EVERY = 2.0  # seconds between full state syncs while a run is followed
 RERUN_MODES = ("all", "failed", "from")
 
 Command = dict[str, Any]
@@ -90,14 +106,19 @@ class RunWidget(anywidget.AnyWidget):
 
     `on_command(command)` receives `{"type": "rerun", "mode": "all" | "failed" | "from",
     "node": id | None}` and `{"type": "cancel"}` from the buttons; the magic layer acts on them
-    (and calls `attach` with the new run after a re-run).
+    (and calls `attach` with the new run after a re-run). `ticker` and `clock` are for tests: a
+    ticker is called as `ticker(interval, tick)` and calls `tick()` every interval until it
+    returns False or the handle it returned is cancelled.
     """
 
     _esm = _STATIC / "widget.js"
     _css = _STATIC / "widget.css"
 
-    graph = t.Dict().tag(sync=True)
-    nodes = t.Dict().tag(sync=True)
+    # The graph JSON of docs/design.md, as a string: ipywidgets walks one str, not 10,000 dicts.
+    graph_json = t.Unicode("").tag(sync=True)
+    # The node table of the whole graph as JSON: {"run", "ids", "state", "attempts",
+    # "duration_us", "descriptor"}, one entry per node in every list.
+    nodes_json = t.Unicode("").tag(sync=True)
     status = t.Unicode("pending").tag(sync=True)
     run_id = t.Unicode(None, allow_none=True).tag(sync=True)
     selected = t.Unicode(None, allow_none=True).tag(sync=True)
@@ -112,19 +133,29 @@ class RunWidget(anywidget.AnyWidget):
         on_command: CommandHandler | None = None,
         max_rate: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
-        schedule: Scheduler = thread_timer,
+        ticker: Ticker = thread_ticker,
         **kwargs: Any,
     ) -> None:
-        self._state = RunState()
-        self._state_lock = threading.Lock()
+        self._clock = clock
+        self._ticker = ticker
+        self._follow_lock = threading.RLock()
         self._sync_lock = threading.RLock()
-        self._run: Any = None
-        self._live: list[Any] | None = None  # records buffered while catching up in attach()
         self._on_command = on_command
-        self._max_rate = max_rate
-        self._pushed_message = ""
-        self._throttle = Throttle(self._flush, max_rate, clock, schedule)
+        self._run: Any = None
+        self._reader: RunReader | None = None  # set while the run is followed
+        self._follower: Cancellable | None = None
+        self._graph: dict[str, Any] = {}
+        self._ids: list[str] = []
+        self._known: frozenset[str] = frozenset()
+        self._table: NodeTable = pending_table([])  # what the last full sync showed
+        self._run_message = ""  # the message derived from the run, as last put in `message`
+        self._live_message = ""  # ... as last sent (full sync or delta)
+        self._last_full = -math.inf
+        self._want_full = False
         self.last_error: BaseException | None = None  # the last error swallowed to protect the run
+        if max_rate <= 0:  # checked once close() (from __del__) has what it needs
+            raise ValueError(f"max_rate must be positive, got {max_rate!r}")
+        self.interval = 1.0 / max_rate
         super().__init__(**kwargs)
         self.controls = self._controls()
         self.on_msg(self._on_custom_msg)
@@ -137,109 +168,182 @@ class RunWidget(anywidget.AnyWidget):
     def run(self) -> Any:
         return self._run
 
+    @property
+    def graph(self) -> dict[str, Any]:
+        """The graph JSON shown (what `graph_json` holds)."""
+        return self._graph
+
+    @property
+    def following(self) -> bool:
+        """A follower is looking at the run (it has not ended yet, as far as the widget knows)."""
+        return self._reader is not None
+
     def attach(self, run: Any) -> None:
-        """Show `run` from now on (also a run already under way) and stop following the last one."""
+        """Show `run` from now on (also a run under way or finished) and stop following the last."""
         self.detach()
         graph = run.graph.to_json()
-        node_ids = [node["id"] for node in graph.get("nodes", [])]
-        # Read the run before taking our lock: the run is never called while we hold it.
-        seeds = [(node_id, _node_view(run, node_id)) for node_id in node_ids]
-        status = getattr(run, "status", "pending")
-        with self._state_lock:
-            self._state.reset(run.id, node_ids, status=status)
-            for node_id, view in seeds:
-                if view:
-                    self._state.seed(node_id, view)
-            self._live = []
-        history: list[Any] = []
-        try:
-            # Subscribe before reading the history so no record falls between the two.
-            run.add_listener(self.on_record)
-            self._run = run
-            history = list(run.records())
-        finally:
-            with self._state_lock:
-                live, self._live = self._live or [], None
-                for record in catch_up(history, live):
-                    self._state.apply(record)
-        with self._sync_lock, self.hold_sync():
-            self.graph = graph
-            self.run_id = run.id
-            self.selected = None
-            self.detail = {}
-            self._pushed_message = ""
-            self.message = ""
-        self._throttle.set_rate(rate_for(len(node_ids), self._max_rate))
-        self._throttle.poke(final=True)
+        ids = [node["id"] for node in graph.get("nodes", [])]
+        with self._follow_lock:
+            self._run, self._reader = run, RunReader(run)
+            self._ids, self._known = ids, frozenset(ids)
+            with self._sync_lock, self.hold_sync():  # one message: graph and the whole state
+                self._show(graph)
+                self.run_id = run.id
+                self.selected = None
+                self.detail = {}
+                self._run_message = self._live_message = self.message = ""
+                try:
+                    done = self._full_sync()
+                except Exception as exc:  # shown in `message`; the follower's looks try again
+                    self._report(exc)
+                    done = False
+            if not done:
+                self._follower = self._ticker(self.interval, self.tick)
 
     def show_graph(self, graph: dict[str, Any]) -> None:
         """Draw a graph JSON with no run behind it (a plan): every node pending, no controls."""
         self.detach()
-        node_ids = [node["id"] for node in graph.get("nodes", [])]
-        with self._state_lock:
-            self._state.reset(None, node_ids)
-        with self._sync_lock, self.hold_sync():
-            self.graph = graph
+        ids = [node["id"] for node in graph.get("nodes", [])]
+        table = pending_table(ids)
+        with self._follow_lock, self._sync_lock, self.hold_sync():
+            self._ids, self._known, self._table = ids, frozenset(ids), table
+            self._show(graph)
             self.run_id = None
             self.selected = None
             self.detail = {}
-            self._pushed_message = ""
-            self.message = ""
-        self._throttle.poke(final=True)
+            self.nodes_json = _dump({"run": None, **table})
+            self.status = "pending"
+            self._run_message = self._live_message = self.message = ""
+            self.controls = self._controls()
+
+    def _show(self, graph: dict[str, Any]) -> None:
+        self._graph = graph
+        self.graph_json = _dump(graph)  # the same text again (a re-run) syncs nothing
 
     def detach(self) -> None:
-        """Stop following the current run; the picture stays as it is."""
-        self._throttle.close()
-        run, self._run = self._run, None
-        if run is None:
-            return
-        try:
-            run.remove_listener(self.on_record)
-        except Exception as exc:  # the run may have dropped us already; nothing left to undo
-            self.last_error = exc
+        """Stop following the current run and forget it; the picture stays as it is."""
+        with self._follow_lock:
+            self._stop_following()
+            self._run = None
 
     def close(self) -> None:
         self.detach()
         super().close()
 
-    def on_record(self, record: Any) -> None:
-        """The run listener. Never raises: an error here must not break the run."""
+    def finish(self, timeout: float | None = None) -> bool:
+        """Wait for the followed run to end, then push its final state at once (not at the next
+        look). The blocking magic calls this right after `run.start()` returns, before it
+        updates the cell's display. False when the run is still going after `timeout` seconds."""
+        reader = self._reader
+        if reader is None:
+            return True
         try:
-            with self._state_lock:
-                if self._live is not None:
-                    self._live.append(record)
-                    return
-                ends = self._state.apply(record)
-            self._throttle.poke(final=ends)
-        except Exception as exc:
-            self._report(exc)
+            if not reader.done:
+                reader.run.wait(timeout)
+        except TimeoutError:
+            return False
+        with self._follow_lock:
+            if self._reader is reader:
+                try:
+                    self._full_sync()
+                except Exception as exc:
+                    self._report(exc)
+                    self._stop_following()
+        return True
 
-    def _flush(self) -> None:
-        try:
-            with self._sync_lock:
-                with self._state_lock:
-                    changed, status_changed = self._state.take_changes()
-                    if not changed and not status_changed:
-                        return
-                    nodes = self._state.node_views()
-                    status, message = self._state.status, self._state.message
-                with self.hold_sync():
-                    self.nodes = nodes
-                    self.status = status
-                    if message != self._pushed_message:
-                        self._pushed_message = self.message = message
-                    self.controls = self._controls()
-                    if self.selected is not None and self.selected in changed:
-                        self.detail = self._detail(self.selected)
-        except Exception as exc:
-            self._report(exc)
+    def tick(self) -> bool:
+        """One look at the followed run; the follower calls this every 1/max_rate seconds.
+
+        Returns False when there is nothing more to follow. Never raises: an error is shown in
+        `message` and the next look (at the latest the final full sync) puts things right.
+        """
+        with self._follow_lock:
+            reader = self._reader
+            if reader is None:
+                return False
+            try:
+                return self._look(reader)
+            except Exception as exc:
+                self._report(exc)
+                try:
+                    ended = reader.done
+                except Exception:
+                    ended = True
+                if ended:  # no later look would do better
+                    self._stop_following()
+                return not ended
+
+    def _look(self, reader: RunReader) -> bool:
+        if reader.done or self._want_full or self._clock() - self._last_full >= FULL_SYNC_EVERY:
+            return not self._full_sync()
+        status = reader.status
+        if status != self.status:  # pending -> running: this look sends only that
+            with self._sync_lock, self.hold_sync():
+                self.status = status
+                self.controls = self._controls()
+            return True  # the records wait for the next look
+        changed = reader.changed()
+        if not changed:
+            return True
+        table = reader.table(list(changed))
+        delta: dict[str, Any] = {
+            "type": "delta",
+            "run": reader.run.id,
+            "nodes": table,
+            "status": status,
+        }
+        message = reader.failure_message(table)
+        if message and message != self._live_message:
+            delta["message"] = self._live_message = message
+        selected = self.selected
+        if selected is not None and selected in changed:
+            delta["detail"] = self._detail(selected)
+        with self._sync_lock:
+            self.send(delta)
+        return True
+
+    def _full_sync(self) -> bool:
+        """Assign the whole state in one message; once the run has ended, its final state and the
+        follower stops. Returns whether the run has ended. Called with the follow lock held."""
+        reader = self._reader
+        assert reader is not None
+        done = reader.done  # first: once it is true, every record and result is in place
+        reader.skip()
+        table = reader.full_table(self._ids)
+        status = reader.status
+        message = reader.failure_message(table) or self._live_message
+        if done:
+            message = end_message(status, reader.crash(), message)
+        nodes_json = _dump({"run": reader.run.id, **table})
+        with self._sync_lock, self.hold_sync():
+            self._table = table
+            self.nodes_json = nodes_json
+            self.status = status
+            if message != self._run_message:
+                self._run_message = self.message = message
+            self._live_message = message
+            self.controls = self._controls()
+            if self.selected is not None:
+                self.detail = self._detail(self.selected)
+        self._last_full = self._clock()
+        self._want_full = False
+        if done:
+            self._stop_following()
+        return done
+
+    def _stop_following(self) -> None:
+        follower, self._follower, self._reader = self._follower, None, None
+        if follower is not None:
+            follower.cancel()
 
     def _report(self, exc: BaseException) -> None:
         self.last_error = exc
-        self.log.warning("Pointy widget: %s: %s", type(exc).__name__, exc)
+        text = f"widget error: {type(exc).__name__}: {exc}"
         try:
             with self._sync_lock:
-                self.message = f"widget error: {type(exc).__name__}: {exc}"
+                if self.message != text:  # a follower that fails on every look logs once
+                    self.log.warning("Pointy widget: %s: %s", type(exc).__name__, exc)
+                    self.message = text
         except Exception as inner:  # even the message could not be set; keep it for debugging
             self.last_error = inner
 
@@ -260,14 +364,16 @@ class RunWidget(anywidget.AnyWidget):
             self._rerun(content.get("mode"), content.get("node"))
         elif kind == "cancel":
             self._forward({"type": "cancel"}, "cancel")
+        elif kind == "hello":
+            # A view rendered: while a run is followed, the next look sends the full state. (After
+            # the end, the traits already hold the final state.)
+            self._want_full = self._reader is not None
         else:
             self._say(f"unknown command: {kind!r}")
 
     def select(self, node_id: str | None) -> None:
         """Show the details of `node_id` (None clears the panel)."""
-        with self._state_lock:
-            known = node_id in self._state.nodes
-        if node_id is not None and not known:
+        if node_id is not None and node_id not in self._known:
             self._say(f"unknown node: {node_id!r}")
             return
         with self._sync_lock, self.hold_sync():
@@ -302,36 +408,36 @@ class RunWidget(anywidget.AnyWidget):
 
     # --- derived views ------------------------------------------------------------------------
 
+    def node_views(self) -> dict[str, NodeView]:
+        """`{id: view}` as the last full sync showed it (the final state once the run ended)."""
+        return dict(TableViews(self._table))
+
     def _controls(self) -> dict[str, bool]:
-        with self._state_lock:
-            status, counts = self._state.status, self._state.counts()
+        states = self._table["state"]
+        counts = {"failed": states.count("failed"), "cancelled": states.count("cancelled")}
         can_command = self._on_command is not None and self._run is not None
-        return controls_for(status, counts, self.selected, can_command)
+        return controls_for(self.status, counts, self.selected, can_command)
 
     def _detail(self, node_id: str) -> dict[str, Any]:
-        with self._state_lock:
-            view = dict(self._state.nodes.get(node_id) or pending_view())
-            worker = self._state.workers.get(node_id)
         node = None
         if self._run is not None:
             try:
                 node = self._run.nodes[node_id]
             except (LookupError, AttributeError, TypeError):
                 node = None
+        state = getattr(node, "state", None) or "pending"
         value = getattr(node, "value", None)
         error = getattr(node, "error", None)
-        duration = view["duration"]
-        if duration is None:
-            duration = _seconds(getattr(node, "duration", None))
+        duration = _seconds(getattr(node, "duration", None))
         output = _as_text(getattr(node, "output", None))
-        show_value = value is not None or view["state"] == "succeeded"
+        show_value = value is not None or state == "succeeded"
         return {
             "node": node_id,
-            "state": view["state"],
-            "attempts": view["attempts"] or _count(getattr(node, "attempts", None)) or 0,
-            "duration": duration,
-            "descriptor": view["descriptor"],
-            "worker": worker,
+            "state": state,
+            "attempts": _count(getattr(node, "attempts", None)) or 0,
+            "duration": None if duration is None else round(duration, 6),
+            "descriptor": getattr(node, "descriptor", None),
+            "worker": getattr(node, "worker", None) or None,
             "value": short_repr(value) if show_value else None,
             "error": error_text(error) or None,
             "traceback": _as_text(getattr(error, "traceback", None)),
@@ -342,10 +448,15 @@ class RunWidget(anywidget.AnyWidget):
 
     def snapshot_html(self) -> str:
         """A static, script-free picture of the current state (for viewers without a kernel)."""
-        with self._state_lock:
-            nodes = self._state.node_views()
-            status, run_id, message = self._state.status, self._state.run_id, self._state.message
-        return render_snapshot(self.graph, nodes, status, run_id, message)
+        table = self._table
+        return render_snapshot(
+            self.graph,
+            TableViews(table),
+            self.status,
+            self.run_id,
+            self._run_message,
+            counts=state_counts(table["state"]),
+        )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
         # Front ends with the widget manager draw the live widget (it ranks above text/html);
@@ -358,28 +469,19 @@ class RunWidget(anywidget.AnyWidget):
         return {**data, "text/html": self.snapshot_html()}, metadata
 
     def __repr__(self) -> str:
-        state = getattr(self, "_state", None)  # traitlets may repr a half-built instance
-        if state is None:
+        table = getattr(self, "_table", None)  # traitlets may repr a half-built instance
+        if table is None:
             return "RunWidget()"
-        with self._state_lock:
-            run_id, status, counts = state.run_id, state.status, state.counts()
-            total = len(state.nodes)
+        counts = state_counts(table["state"])
         tally = "".join(f", {name}={count}" for name, count in counts.items() if count)
-        return f"RunWidget(run={run_id!r}, status={status!r}, nodes={total}{tally})"
+        return (
+            f"RunWidget(run={self.run_id!r}, status={self.status!r}, "
+            f"nodes={len(table['ids'])}{tally})"
+        )
 
 
-def _node_view(run: Any, node_id: str) -> dict[str, Any]:
-    """What the run object knows of a node: a re-run may reuse values without new records."""
-    try:
-        node = run.nodes[node_id]
-    except (LookupError, AttributeError, TypeError):
-        return {}
-    return {
-        "state": getattr(node, "state", None),
-        "attempts": _count(getattr(node, "attempts", None)),
-        "duration": _seconds(getattr(node, "duration", None)),
-        "descriptor": getattr(node, "descriptor", None),
-    }
+def _dump(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _count(attempts: object) -> int | None:

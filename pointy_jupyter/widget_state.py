@@ -1,25 +1,33 @@
-"""What the run widget shows, computed from run records. Pure Python: no Jupyter import.
+"""What the run widget shows, read from a run without listening to it. Pure Python: no Jupyter.
 
-`RunState` folds the engine's record stream into per-node display state; `Throttle` decides when
-that state is pushed to the front end, so a burst of records costs a few syncs, not thousands.
+The widget *follows* a run (see `widget.py`): a few times a second it asks a `RunReader` which
+nodes changed since its last look (the records appended to the run's stream since then name
+them) and reads those nodes' results into a `NodeTable`. Nothing runs per record in the engine's
+loop thread, and the work per look is one pass over the new records plus one per changed node.
+
+`Throttle` is the push-side helper for streamed text (`output.OutputSink`).
 """
 
 from __future__ import annotations
 
-import html
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, Protocol
 
 NODE_STATES = ("pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled")
 RUN_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 RUN_END_STATES = frozenset({"succeeded", "failed", "cancelled"})
-# A node record in one of these states closes the node's timing.
 NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
-NodeView = dict[str, Any]  # {"state", "attempts", "duration", "descriptor"}: JSON-shaped
+NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
+# Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",
+# "descriptor"}. Columns of plain lists serialise several times faster than a dict per node,
+# and durations in whole microseconds faster than floats.
+NodeTable = dict[str, list[Any]]
 
 
 class ErrorLike(Protocol):
@@ -31,32 +39,6 @@ class ErrorLike(Protocol):
     def traceback(self) -> str: ...
 
 
-class RecordLike(Protocol):
-    """The fields of `pointy_engine.records.Record` that the widget reads."""
-
-    @property
-    def run_id(self) -> str: ...
-    @property
-    def node(self) -> str: ...
-    @property
-    def attempt(self) -> int: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def time(self) -> float: ...
-    @property
-    def worker(self) -> str: ...
-    @property
-    def error(self) -> ErrorLike | None: ...
-    @property
-    def descriptor(self) -> int | None: ...
-
-
-def ends_run(record: RecordLike) -> bool:
-    """True for the run-level record that closes a run."""
-    return record.node == "" and record.state in RUN_END_STATES
-
-
 def error_text(error: ErrorLike | None) -> str:
     """`Type: message` for an error record, "" for none."""
     if error is None:
@@ -65,110 +47,121 @@ def error_text(error: ErrorLike | None) -> str:
     return f"{kind}: {message}" if message else str(kind)
 
 
+def summary_text(status: str, counts: Mapping[str, int]) -> str:
+    """`failed: 4 succeeded, 1 failed, 1 skipped` (states with no node are left out)."""
+    parts = [f"{count} {state}" for state, count in counts.items() if count]
+    return f"{status}: {', '.join(parts)}" if parts else status
+
+
 def pending_view() -> NodeView:
     return {"state": "pending", "attempts": 0, "duration": None, "descriptor": None}
 
 
-class RunState:
-    """Per-node display state of one run, built record by record.
+# --- node tables ---------------------------------------------------------------------------------
 
-    Not thread-safe on its own: the widget serialises `apply` and the readers with one lock.
-    """
-
-    def __init__(self) -> None:
-        self.reset(None, ())
-
-    def reset(self, run_id: str | None, node_ids: Iterable[str], status: str = "pending") -> None:
-        """Forget everything and show `node_ids` as pending (a new run was attached)."""
-        self.run_id = run_id
-        self.status = status
-        self.message = ""
-        self.nodes: dict[str, NodeView] = {node_id: pending_view() for node_id in node_ids}
-        self.workers: dict[str, str] = {}
-        self._started: dict[str, float] = {}
-        self._changed: set[str] = set(self.nodes)
-        self._status_changed = True
-
-    def seed(self, node_id: str, view: Mapping[str, Any]) -> None:
-        """Start a node from what the run object already knows (e.g. values reused by a re-run)."""
-        current = self.nodes.setdefault(node_id, pending_view())
-        current.update({key: view[key] for key in current if view.get(key) is not None})
-        self._changed.add(node_id)
-
-    def apply(self, record: RecordLike) -> bool:
-        """Fold one record in; returns True when it is the record that ends the run.
-
-        Records of another run (a late record from the run this widget showed before) are ignored.
-        """
-        if self.run_id is not None and record.run_id != self.run_id:
-            return False
-        if record.node == "":
-            return self._apply_run(record)
-        self._apply_node(record)
-        return False
-
-    def _apply_run(self, record: RecordLike) -> bool:
-        self.status = record.state
-        self._status_changed = True
-        if record.state == "cancelled":
-            self.message = "cancelled"
-        elif record.state == "failed" and record.error is not None:
-            self.message = f"run failed: {error_text(record.error)}"
-        elif record.state == "failed" and not self.message:
-            self.message = "run failed"
-        return record.state in RUN_END_STATES
-
-    def _apply_node(self, record: RecordLike) -> None:
-        node_id = record.node
-        view = self.nodes.get(node_id)
-        if view is None:  # not in the graph JSON: show it anyway rather than drop information
-            view = self.nodes[node_id] = pending_view()
-        view["state"] = record.state
-        view["attempts"] = max(view["attempts"], record.attempt)
-        if record.state == "running":
-            self._started.setdefault(node_id, record.time)
-        elif record.state in NODE_END_STATES and node_id in self._started:
-            view["duration"] = round(record.time - self._started[node_id], 6)
-        if record.descriptor is not None:
-            view["descriptor"] = record.descriptor
-        if record.worker:
-            self.workers[node_id] = record.worker
-        if record.state == "failed":
-            detail = error_text(record.error)
-            self.message = f"{node_id} failed: {detail}" if detail else f"{node_id} failed"
-        if self.status == "pending":  # the run record may come late; a node record means it runs
-            self.status = "running"
-            self._status_changed = True
-        self._changed.add(node_id)
-
-    def take_changes(self) -> tuple[set[str], bool]:
-        """Node ids changed, and whether the status changed, since the last call."""
-        changed, status_changed = self._changed, self._status_changed
-        self._changed, self._status_changed = set(), False
-        return changed, status_changed
-
-    def node_views(self) -> dict[str, NodeView]:
-        """A fresh copy to assign to a trait (mutating a trait's value in place syncs nothing)."""
-        return {node_id: dict(view) for node_id, view in self.nodes.items()}
-
-    def counts(self) -> dict[str, int]:
-        """Nodes per state, every state present, in `NODE_STATES` order."""
-        counts = dict.fromkeys(NODE_STATES, 0)
-        for view in self.nodes.values():
-            counts[view["state"]] = counts.get(view["state"], 0) + 1
-        return counts
+_NODE = attrgetter("node")
+_STATE = attrgetter("state")
+_ATTEMPTS = attrgetter("attempts")
+_DURATION = attrgetter("duration")
+_DESCRIPTOR = attrgetter("descriptor")
 
 
-def catch_up(history: list[Any], live: list[Any]) -> list[Any]:
-    """Records to apply when attaching to a run that already started, in stream order.
+def node_table(ids: list[str], results: Mapping[str, Any]) -> NodeTable:
+    """The views of `ids`, read from the run's node results (`NodeResult`: state, attempts,
+    duration in seconds, descriptor). Reads race the engine's loop; a torn read is corrected by
+    the next look, since every change of a node also appends a record naming it."""
+    return result_table(ids, list(map(results.__getitem__, ids)))
 
-    The listener is added before `run.records()` is read, so the first live records may also be
-    the last ones of `history`; the longest such overlap is dropped from `live`.
-    """
-    for overlap in range(min(len(history), len(live)), 0, -1):
-        if history[-overlap:] == live[:overlap]:
-            return history + live[overlap:]
-    return history + live
+
+def result_table(ids: list[str], nodes: list[Any]) -> NodeTable:
+    """`node_table` from the result objects of `ids`, in the same order."""
+    return {
+        "ids": ids,
+        "state": list(map(_STATE, nodes)),
+        "attempts": list(map(_ATTEMPTS, nodes)),
+        "duration_us": _micros(list(map(_DURATION, nodes))),
+        "descriptor": list(map(_DESCRIPTOR, nodes)),
+    }
+
+
+def _micros(seconds: list[float | None]) -> list[int | None]:
+    if None in seconds:
+        return [None if value is None else round(value * 1e6) for value in seconds]
+    return list(map(round, map((1e6).__mul__, seconds)))  # the same, in C: most of a final table
+
+
+def pending_table(ids: list[str]) -> NodeTable:
+    """Every node of `ids` pending: a plan with no run behind it."""
+    size = len(ids)
+    return {
+        "ids": ids,
+        "state": ["pending"] * size,
+        "attempts": [0] * size,
+        "duration_us": [None] * size,
+        "descriptor": [None] * size,
+    }
+
+
+class TableViews(Mapping[str, NodeView]):
+    """A node table seen as `{id: view}`; a view is built only when asked for (the snapshot of a
+    10,000-node run draws a few hundred boxes at most)."""
+
+    def __init__(self, table: NodeTable) -> None:
+        self._table = table
+        self._index = {node_id: index for index, node_id in enumerate(table["ids"])}
+
+    def __getitem__(self, node_id: str) -> NodeView:
+        index, table = self._index[node_id], self._table
+        micros = table["duration_us"][index]
+        return {
+            "state": table["state"][index],
+            "attempts": table["attempts"][index],
+            "duration": None if micros is None else micros / 1e6,
+            "descriptor": table["descriptor"][index],
+        }
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table["ids"])
+
+    def __len__(self) -> int:
+        return len(self._table["ids"])
+
+
+def state_counts(states: Iterable[str]) -> dict[str, int]:
+    """Nodes per state, every state present, in `NODE_STATES` order."""
+    counts = dict.fromkeys(NODE_STATES, 0)
+    counts.update(Counter(states))
+    return counts
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def failure_message(ids: Sequence[str], states: Sequence[str], results: Mapping[str, Any]) -> str:
+    """`Score failed: ValueError: score < 0` for the failed node among `ids` that finished last
+    (the last one in `ids` on a tie), or "" when none of them failed."""
+    if "failed" not in states:  # the usual case, scanned in C
+        return ""
+    failed = [node_id for node_id, state in zip(ids, states, strict=True) if state == "failed"]
+    node_id = max(reversed(failed), key=lambda key: _finished(results[key]))
+    detail = error_text(getattr(results[node_id], "error", None))
+    return f"{node_id} failed: {detail}" if detail else f"{node_id} failed"
+
+
+def _finished(result: Any) -> float:
+    finished = getattr(result, "finished", None)
+    return -math.inf if finished is None else finished
+
+
+def end_message(status: str, crash: ErrorLike | None, node_message: str) -> str:
+    """What the widget says when a run has ended."""
+    if status == "cancelled":
+        return "cancelled"
+    if status == "failed" and crash is not None:
+        return f"run failed: {error_text(crash)}"
+    if status == "failed" and not node_message:
+        return "run failed"
+    return node_message
 
 
 def controls_for(
@@ -185,34 +178,110 @@ def controls_for(
     }
 
 
-def rate_for(node_count: int, max_rate: float) -> float:
-    """Flushes per second for a graph: each flush sends every node, so big graphs flush less."""
-    return min(max_rate, max(2.0, max_rate * 2000 / max(node_count, 1)))
+# --- following a run -----------------------------------------------------------------------------
 
 
-def iter_steps(block: Mapping[str, Any]) -> Iterator[str]:
-    """Node ids of a block JSON tree, in source order; iterative so deep trees cannot overflow."""
-    stack = [block]
-    while stack:
-        current = stack.pop()
-        kind = current.get("kind")
-        if kind == "step":
-            yield current["node"]
-            continue
-        if kind == "sequence":
-            children = list(current["items"])
-        elif kind == "parallel":
-            children = list(current["members"])
-        elif kind == "branch":
-            children = [current["head"], *(arm["body"] for arm in current["arms"])]
-        else:
-            children = []
-        stack.extend(reversed(children))
+class RunReader:
+    """Looks at one run now and then: which nodes changed since the last look, and their results.
+
+    The engine's `RecordStream` keeps its records in a plain list that only grows (appends are
+    atomic in CPython), so a look slices it from a cursor: no listener, nothing done per record in
+    the engine's thread. A run without that list (a test fake) is read through `run.records()`.
+    """
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        records = getattr(getattr(run, "stream", None), "records", None)
+        self._records: list[Any] | None = records if isinstance(records, list) else None
+        self.cursor = 0
+        self._all: tuple[list[str], list[Any]] | None = None  # every node, for full tables
+
+    def records(self) -> Sequence[Any]:
+        return self._records if self._records is not None else self.run.records()
+
+    @property
+    def done(self) -> bool:
+        return bool(self.run.done)
+
+    @property
+    def status(self) -> str:
+        return str(getattr(self.run, "status", "pending"))
+
+    def skip(self) -> None:
+        """Count every record so far as seen (a full read of the nodes follows)."""
+        self.cursor = len(self.records())
+
+    def changed(self) -> dict[str, None]:
+        """Ids of the nodes named by the records appended since the last look, in order of first
+        appearance (a dict used as an ordered set; run records, `node == ""`, are left out)."""
+        records = self.records()
+        end = len(records)
+        new = records[self.cursor : end]
+        self.cursor = end
+        changed = dict.fromkeys(map(_NODE, new))
+        changed.pop("", None)
+        return changed
+
+    def table(self, ids: list[str]) -> NodeTable:
+        return node_table(ids, self.run.nodes)
+
+    def full_table(self, ids: list[str]) -> NodeTable:
+        """The table of every node. The run's result objects are looked up once: the engine
+        updates them in place (a reused result is copied into the run's own)."""
+        if self._all is None or self._all[0] is not ids:
+            self._all = (ids, list(map(self.run.nodes.__getitem__, ids)))
+        return result_table(ids, self._all[1])
+
+    def failure_message(self, table: NodeTable) -> str:
+        return failure_message(table["ids"], table["state"], self.run.nodes)
+
+    def crash(self) -> ErrorLike | None:
+        """The error of the record that ended the run, if the run itself failed."""
+        records = self.records()
+        last = records[-1] if records else None
+        return getattr(last, "error", None) if getattr(last, "node", None) == "" else None
 
 
 class Cancellable(Protocol):
     def cancel(self) -> None: ...
 
+
+# `ticker(interval, tick)` calls `tick()` every `interval` seconds until `tick` returns False or
+# the returned handle is cancelled.
+Ticker = Callable[[float, Callable[[], bool]], Cancellable]
+
+
+class _TickThread:
+    def __init__(self, interval: float, tick: Callable[[], bool]) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval, tick), name="pointy-widget-follower", daemon=True
+        )
+        self._thread.start()
+
+    def _loop(self, interval: float, tick: Callable[[], bool]) -> None:
+        while not self._stop.wait(interval):
+            if not tick():
+                return
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the follower to stop (it stops by itself once the run it follows ended)."""
+        self._thread.join(timeout)
+
+
+def thread_ticker(interval: float, tick: Callable[[], bool]) -> Cancellable:
+    """Default ticker: a daemon thread, so a follower never blocks kernel shutdown."""
+    return _TickThread(interval, tick)
+
+
+# --- pushing streamed text -----------------------------------------------------------------------
 
 Scheduler = Callable[[float, Callable[[], None]], Cancellable]
 
@@ -292,214 +361,3 @@ class Throttle:
             self._timer = None
             self._last = self._clock()
         self._flush()
-
-
-# --- static picture -------------------------------------------------------------------------
-# The saved notebook keeps this HTML for viewers without a kernel (GitHub, nbviewer). Inline
-# styles only, no script; timings appear only inside `.pointy-duration`, so notebook tests can
-# sanitize them.
-
-COLLAPSE_AT = 12  # a parallel group with more members is drawn as one box with counts
-SNAPSHOT_NODE_LIMIT = 300  # beyond this many boxes the picture is a table of counts
-
-# fill, border, text; the same palette as widget.css (light theme), readable on dark pages too.
-STATE_COLOURS = {
-    "pending": ("#eceff1", "#90a4ae", "#37474f"),
-    "running": ("#bbdefb", "#1e88e5", "#0d47a1"),
-    "retrying": ("#ffe0b2", "#fb8c00", "#8a4b00"),
-    "succeeded": ("#c8e6c9", "#43a047", "#1b5e20"),
-    "failed": ("#ffcdd2", "#e53935", "#8e0000"),
-    "skipped": ("#f5f5f5", "#bdbdbd", "#9e9e9e"),
-    "cancelled": ("#e0e0e0", "#616161", "#424242"),
-}
-_FONT = "font-family:var(--jp-ui-font-family,system-ui,-apple-system,'Segoe UI',sans-serif)"
-
-
-class _TooBig(Exception):
-    """Raised inside the renderer when the picture would exceed SNAPSHOT_NODE_LIMIT boxes."""
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}m {rest:04.1f}s"
-
-
-def summary_text(status: str, counts: Mapping[str, int]) -> str:
-    """`failed: 4 succeeded, 1 failed, 1 skipped` (states with no node are left out)."""
-    parts = [f"{count} {state}" for state, count in counts.items() if count]
-    return f"{status}: {', '.join(parts)}" if parts else status
-
-
-def arm_status(
-    head: Mapping[str, Any], descriptor: int, body: Mapping[str, Any], nodes: Mapping[str, NodeView]
-) -> str:
-    """`taken`, `not-taken` or `open` (not decided yet) for one branch arm.
-
-    Taken when the head chose this descriptor or a node of the arm started; not taken when every
-    node of the arm was skipped or the head chose another descriptor.
-    """
-    states = [nodes.get(node_id, pending_view())["state"] for node_id in iter_steps(body)]
-    if any(state not in ("pending", "skipped") for state in states):
-        return "taken"
-    chosen = nodes.get(head["node"], {}).get("descriptor") if head.get("kind") == "step" else None
-    if chosen == descriptor:
-        return "taken"
-    if chosen is not None or (states and all(state == "skipped" for state in states)):
-        return "not-taken"
-    return "open"
-
-
-class _Snapshot:
-    def __init__(self, nodes: Mapping[str, NodeView]) -> None:
-        self.nodes = nodes
-        self.boxes = 0
-
-    def block(self, block: Mapping[str, Any]) -> str:
-        kind = block.get("kind")
-        if kind == "step":
-            return self.step(block["node"])
-        if kind == "sequence":
-            return self.sequence(block)
-        if kind == "parallel":
-            return self.parallel(block)
-        if kind == "branch":
-            return self.branch(block)
-        return ""
-
-    def step(self, node_id: str) -> str:
-        self.boxes += 1
-        if self.boxes > SNAPSHOT_NODE_LIMIT:
-            raise _TooBig
-        view = self.nodes.get(node_id, pending_view())
-        state = view["state"]
-        fill, border, text = STATE_COLOURS.get(state, STATE_COLOURS["pending"])
-        extra = ";opacity:0.55;border-style:dashed" if state == "skipped" else ""
-        attempts = view["attempts"]
-        tries = f'<span class="pointy-attempts"> ×{attempts}</span>' if attempts > 1 else ""
-        duration = view["duration"]
-        timing = (
-            f' <span class="pointy-duration" style="font-size:10px;opacity:0.8">'
-            f"{format_duration(duration)}</span>"
-            if duration is not None
-            else ""
-        )
-        return (
-            f'<div class="pointy-node" data-node="{_attr(node_id)}" data-state="{_attr(state)}" '
-            f'title="{_attr(node_id)}: {_attr(state)}" style="background:{fill};'
-            f"border:1.5px solid {border};color:{text};border-radius:6px;padding:3px 8px;"
-            f'white-space:nowrap{extra}">{_text(node_id)}{tries}{timing}</div>'
-        )
-
-    def sequence(self, block: Mapping[str, Any]) -> str:
-        parts: list[str] = []
-        links = block.get("links", [])
-        for index, item in enumerate(block["items"]):
-            if index:
-                link = links[index - 1] if index - 1 < len(links) else "then"
-                parts.append(_link(link))
-            parts.append(self.block(item))
-        return (
-            '<div class="pointy-sequence" style="display:flex;align-items:center;gap:4px">'
-            + "".join(parts)
-            + "</div>"
-        )
-
-    def parallel(self, block: Mapping[str, Any]) -> str:
-        group = _attr(block.get("group", ""))
-        frame = (
-            "border-left:2px solid #90a4ae;border-right:2px solid #90a4ae;border-radius:6px;"
-            "padding:2px 6px"
-        )
-        members = block["members"]
-        if len(members) > COLLAPSE_AT:
-            self.boxes += 1
-            counts = dict.fromkeys(NODE_STATES, 0)
-            for node_id in iter_steps(block):
-                state = self.nodes.get(node_id, pending_view())["state"]
-                counts[state] = counts.get(state, 0) + 1
-            tally = ", ".join(f"{count} {state}" for state, count in counts.items() if count)
-            return (
-                f'<div class="pointy-parallel pointy-collapsed" data-group="{group}" '
-                f'style="{frame};background:#eceff1;color:#37474f">'
-                f"{group}: {len(members)} in parallel<br>"
-                f'<span style="font-size:10px">{_text(tally)}</span></div>'
-            )
-        inner = "".join(self.block(member) for member in members)
-        return (
-            f'<div class="pointy-parallel" data-group="{group}" style="display:flex;'
-            f'flex-direction:column;align-items:flex-start;gap:4px;{frame}">{inner}</div>'
-        )
-
-    def branch(self, block: Mapping[str, Any]) -> str:
-        head = block["head"]
-        arms: list[str] = []
-        for arm in block["arms"]:
-            descriptor = arm["descriptor"]
-            status = arm_status(head, descriptor, arm["body"], self.nodes)
-            fade = ";opacity:0.45" if status == "not-taken" else ""
-            mark = "|→" if arm.get("link") == "pipe" else "→"
-            weight = "font-weight:bold;" if status == "taken" else ""
-            arms.append(
-                f'<div class="pointy-arm" data-descriptor="{descriptor}" data-arm="{status}" '
-                f'style="display:flex;align-items:center;gap:4px{fade}">'
-                f'<span class="pointy-descriptor" style="{weight}color:#546e7a">'
-                f"{descriptor} {mark}</span>{self.block(arm['body'])}</div>"
-            )
-        return (
-            '<div class="pointy-branch" style="display:flex;align-items:center;gap:6px">'
-            f"{self.block(head)}"
-            '<div style="display:flex;flex-direction:column;gap:4px;border-left:2px solid '
-            f'#b0bec5;padding-left:6px">{"".join(arms)}</div></div>'
-        )
-
-
-def _link(link: str) -> str:
-    mark = "|→" if link == "pipe" else "→"
-    colour = "#6a1b9a" if link == "pipe" else "#78909c"
-    return (
-        f'<span class="pointy-link" data-link="{_attr(link)}" '
-        f'style="color:{colour};font-weight:bold">{mark}</span>'
-    )
-
-
-def _text(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-_attr = _text
-
-
-def render_snapshot(
-    graph: Mapping[str, Any],
-    nodes: Mapping[str, NodeView],
-    status: str,
-    run_id: str | None,
-    message: str = "",
-) -> str:
-    """A static, script-free HTML picture of a run: the block tree as nested boxes."""
-    counts = dict.fromkeys(NODE_STATES, 0)
-    for view in nodes.values():
-        counts[view["state"]] = counts.get(view["state"], 0) + 1
-    run = f"<b>{_text(run_id)}</b> " if run_id else ""
-    note = f" — {_text(message)}" if message else ""
-    head = (
-        f'<div class="pointy-status" data-status="{_attr(status)}" style="margin:2px 0 6px">'
-        f"Pointy run {run}{_text(summary_text(status, counts))}{note}</div>"
-    )
-    root = graph.get("root")
-    try:
-        body = _Snapshot(nodes).block(root) if root else ""
-    except (_TooBig, RecursionError):
-        body = (
-            f'<div class="pointy-too-big">{len(nodes)} nodes: too many to draw here; '
-            "open the notebook with a kernel for the live graph.</div>"
-        )
-    return (
-        f'<div class="pointy-snapshot" data-status="{_attr(status)}" style="{_FONT};'
-        'font-size:12px;color:var(--jp-ui-font-color1,#222);padding:4px">'
-        f'{head}<div style="overflow-x:auto;padding-bottom:4px">{body}</div></div>'
-    )

@@ -419,27 +419,28 @@ def test_a_plan_describes_what_would_run_where():
     def save(previous_result):
         return previous_result
 
+    LOCALS = "test_engine_pipeline.test_a_plan_describes_what_would_run_where.<locals>."
     plan = Plan(
         build_graph("Fetch |-> score || save * 3"), {"Fetch": Fetch, "score": score, "save": save}
     )
     assert describe(plan) == [
         {
             "node": "Fetch",
-            "event": "test_engine_pipeline.test_a_plan_describes_what_would_run_where.<locals>.Fetch",
+            "event": LOCALS + "Fetch",
             "kind": "EventBase class",
             "executor": "inline",
             "max attempts": 4,
         },
         {
             "node": "score",
-            "event": "test_engine_pipeline.test_a_plan_describes_what_would_run_where.<locals>.score",
+            "event": LOCALS + "score",
             "kind": "@event function",
             "executor": "process, 2 workers",
             "max attempts": 1,
         },
         {
             "node": "save",
-            "event": "test_engine_pipeline.test_a_plan_describes_what_would_run_where.<locals>.save",
+            "event": LOCALS + "save",
             "kind": "function",
             "executor": "thread (parallel group)",
             "max attempts": 3,

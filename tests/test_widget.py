@@ -1,7 +1,13 @@
-"""Headless tests of the run widget: records in, traits out; no kernel, no browser."""
+"""Headless tests of the run widget: a run's records and results in, messages out; no browser.
+
+The widget follows a run by polling. The tests drive the follower by hand (`FakeTicker.fire()` is
+one look, `FakeClock` its time) and read what the front end would receive from the messages the
+widget sends: `update` (trait syncs) and `custom` (deltas).
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Any
@@ -13,59 +19,88 @@ from widget_fixtures import (
     SCORE_ERROR,
     ErrorInfo,
     FakeClock,
+    FakeNode,
     FakeRun,
     FakeScheduler,
+    FakeTicker,
     example_records,
     graph_json,
     rec,
     step,
 )
 
-from pointy_jupyter.widget import VALUE_LIMIT, RunWidget, short_repr
+from pointy_jupyter.snapshot import arm_status, format_duration, iter_steps, render_snapshot
+from pointy_jupyter.widget import FULL_SYNC_EVERY, VALUE_LIMIT, RunWidget, short_repr
 from pointy_jupyter.widget_state import (
-    RunState,
+    RunReader,
+    TableViews,
     Throttle,
-    arm_status,
-    catch_up,
     controls_for,
-    format_duration,
-    iter_steps,
-    rate_for,
-    render_snapshot,
+    end_message,
+    failure_message,
+    node_table,
+    pending_table,
+    state_counts,
 )
 
 FINAL_NODES = {
     "Fetch": {"state": "succeeded", "attempts": 1, "duration": 0.5, "descriptor": 1},
     "Clean": {"state": "succeeded", "attempts": 1, "duration": 0.25, "descriptor": 1},
-    "Enrich": {"state": "succeeded", "attempts": 2, "duration": 1.0, "descriptor": 1},
+    "Enrich": {"state": "succeeded", "attempts": 2, "duration": 0.25, "descriptor": 1},
     "Score": {"state": "failed", "attempts": 1, "duration": 0.5, "descriptor": 0},
     "Alert": {"state": "succeeded", "attempts": 1, "duration": 0.25, "descriptor": 1},
     "Save": {"state": "skipped", "attempts": 0, "duration": None, "descriptor": None},
     "Report": {"state": "succeeded", "attempts": 1, "duration": 1.0, "descriptor": 1},
 }
 PENDING = {"state": "pending", "attempts": 0, "duration": None, "descriptor": None}
+CONTROLS_OFF = {"rerun_all": False, "rerun_failed": False, "rerun_from": False, "cancel": False}
+
+
+def chain(size: int) -> dict[str, Any]:
+    ids = [f"E{i}" for i in range(size)]
+    root = {"kind": "sequence", "items": [step(i) for i in ids], "links": ["then"] * (size - 1)}
+    return graph_json(root, ids)
+
+
+def views(table: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    return dict(TableViews(table))
 
 
 class Harness:
-    """A widget on a fake run with a fake clock and scheduler, counting syncs of `nodes`."""
+    """A widget following a fake run, with a fake clock and ticker, keeping what it sends."""
 
     def __init__(self, graph: dict[str, Any] = EXAMPLE_GRAPH, **kwargs: Any) -> None:
         self.clock = FakeClock()
-        self.scheduler = FakeScheduler()
+        self.ticker = FakeTicker()
         self.commands: list[dict[str, Any]] = []
         self.run = FakeRun.of(graph)
         kwargs.setdefault("on_command", self.commands.append)
-        self.widget = RunWidget(self.run, clock=self.clock, schedule=self.scheduler, **kwargs)
-        self.node_syncs = 0
-        self.widget.observe(self._count, names="nodes")
+        self.widget = RunWidget(clock=self.clock, ticker=self.ticker, **kwargs)
+        self.sent: list[dict[str, Any]] = []
+        original = self.widget._send
 
-    def _count(self, _change: object) -> None:
-        self.node_syncs += 1
+        def keep(msg: dict[str, Any], buffers: list[Any] | None = None) -> None:
+            self.sent.append(msg)
+            original(msg, buffers)
 
-    def send(self, content: dict[str, Any]) -> None:
+        self.widget._send = keep  # type: ignore[method-assign]
+        self.widget.attach(self.run)
+
+    def look(self, seconds: float = 0.05) -> list[dict[str, Any]]:
+        """One interval passes and the follower looks; returns the messages it sent."""
+        before = len(self.sent)
+        self.clock.advance(seconds)
+        self.ticker.fire()
+        return self.sent[before:]
+
+    def send(self, content: Any) -> None:
         """Deliver a front-end `model.send(content)` the way the comm does."""
         msg = {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
         self.widget._handle_msg(msg)
+
+    @property
+    def follower(self) -> Any:
+        return self.ticker.followers[-1]
 
 
 @pytest.fixture
@@ -75,90 +110,85 @@ def harness() -> Harness:
 
 def finished(harness: Harness) -> Harness:
     harness.run.emit_all(example_records())
+    harness.look()
     return harness
 
 
-# --- RunState ------------------------------------------------------------------------------------
+def is_delta(msg: dict[str, Any]) -> bool:
+    return msg["method"] == "custom" and msg["content"]["type"] == "delta"
 
 
-def test_run_state_folds_the_example_run() -> None:
-    state = RunState()
-    state.reset("r1", EXAMPLE_IDS)
-    ends = [state.apply(record) for record in example_records()]
-    assert ends == [False] * 16 + [True]
-    assert state.nodes == FINAL_NODES
-    assert state.status == "failed"
-    assert state.message == "Score failed: ValueError: score < 0"
-    assert state.counts() == {
+# --- node tables, messages, controls -------------------------------------------------------------
+
+
+def test_node_table_reads_the_results_in_columns() -> None:
+    results = {
+        "A": FakeNode("succeeded", attempts=2, duration=0.25, descriptor=1),
+        "B": FakeNode(),
+    }
+    table = node_table(["B", "A"], results)
+    assert table == {
+        "ids": ["B", "A"],
+        "state": ["pending", "succeeded"],
+        "attempts": [0, 2],
+        "duration_us": [None, 250_000],
+        "descriptor": [None, 1],
+    }
+    assert views(table) == {"B": PENDING, "A": {**PENDING, **FINAL_NODES["Enrich"]}}
+    every_duration = node_table(["A"], results)  # no None in the column: the fast path
+    assert every_duration["duration_us"] == [250_000]
+    assert views(pending_table(["X"])) == {"X": PENDING}
+
+
+def test_table_views_build_a_view_when_asked() -> None:
+    table_views = TableViews(pending_table(["A", "B"]))
+    assert len(table_views) == 2
+    assert list(table_views) == ["A", "B"]
+    assert table_views["B"] == PENDING
+    assert table_views.get("C") is None
+
+
+def test_state_counts_has_every_state_in_order() -> None:
+    assert state_counts(["failed", "succeeded", "succeeded"]) == {
         "pending": 0,
         "running": 0,
         "retrying": 0,
-        "succeeded": 5,
+        "succeeded": 2,
         "failed": 1,
-        "skipped": 1,
+        "skipped": 0,
         "cancelled": 0,
     }
-    assert state.workers["Score"] == "pointy-worker-0"
 
 
-def test_run_state_shows_retrying_with_its_attempt() -> None:
-    state = RunState()
-    state.reset("r1", ["A"])
-    state.apply(rec("A", "running", 1.0))
-    state.apply(rec("A", "retrying", 1.5, 1))
-    state.apply(rec("A", "running", 2.0, 2))
-    assert state.nodes["A"] == {
-        "state": "running",
-        "attempts": 2,
-        "duration": None,
-        "descriptor": None,
+def test_failure_message_names_the_node_that_failed_last() -> None:
+    error = ErrorInfo("KeyError", "'x'", "tb")
+    results = {
+        "A": FakeNode("failed", error=error, finished=5.0),
+        "B": FakeNode("failed", finished=3.0),
+        "C": FakeNode("succeeded", finished=9.0),
     }
-    assert state.status == "running"  # a node record means the run runs, even before its run record
+    assert failure_message(["A", "B", "C"], ["failed", "failed", "succeeded"], results) == (
+        "A failed: KeyError: 'x'"
+    )
+    assert failure_message(["B", "C"], ["failed", "succeeded"], results) == "B failed"
+    assert failure_message(["C"], ["succeeded"], results) == ""
+    same = {"A": FakeNode("failed"), "B": FakeNode("failed")}  # no times: the last one
+    assert failure_message(["A", "B"], ["failed", "failed"], same) == "B failed"
 
 
-def test_run_state_ignores_records_of_another_run() -> None:
-    state = RunState()
-    state.reset("r2", ["Fetch"])
-    assert state.apply(rec("Fetch", "failed", 1.0, run_id="r1")) is False
-    assert state.apply(rec("", "cancelled", 1.0, run_id="r1")) is False
-    assert state.nodes["Fetch"] == PENDING
-    assert state.status == "pending"
-
-
-def test_run_state_messages_for_cancel_and_run_error() -> None:
-    state = RunState()
-    state.reset("r1", ["A"])
-    assert state.apply(rec("", "cancelled", 1.0)) is True
-    assert state.message == "cancelled"
-    state.reset("r1", ["A"])
-    state.apply(rec("", "failed", 1.0, error=ErrorInfo("KeyError", "'x'", "tb")))
-    assert state.message == "run failed: KeyError: 'x'"
-
-
-def test_run_state_keeps_unknown_nodes_and_reports_changes() -> None:
-    state = RunState()
-    state.reset("r1", ["A"])
-    assert state.take_changes() == ({"A"}, True)
-    state.apply(rec("B", "running", 1.0))
-    assert state.take_changes() == ({"B"}, True)
-    assert state.take_changes() == (set(), False)
-    assert state.nodes["B"]["state"] == "running"
-
-
-def test_node_views_are_fresh_copies() -> None:
-    state = RunState()
-    state.reset("r1", ["A"])
-    views = state.node_views()
-    views["A"]["state"] = "failed"
-    assert state.nodes["A"]["state"] == "pending"
-
-
-def test_catch_up_drops_records_seen_twice() -> None:
-    history = [1, 2, 3, 4]
-    assert catch_up(history, [3, 4, 5]) == [1, 2, 3, 4, 5]
-    assert catch_up(history, [4]) == [1, 2, 3, 4]
-    assert catch_up(history, [5, 6]) == [1, 2, 3, 4, 5, 6]
-    assert catch_up([], [1]) == [1]
+@pytest.mark.parametrize(
+    ("status", "crash", "node_message", "message"),
+    [
+        ("cancelled", None, "A failed", "cancelled"),
+        ("failed", ErrorInfo("KeyError", "'x'", "tb"), "", "run failed: KeyError: 'x'"),
+        ("failed", None, "", "run failed"),
+        ("failed", None, "A failed", "A failed"),
+        ("succeeded", None, "A failed", "A failed"),  # a handled failure
+        ("succeeded", None, "", ""),
+    ],
+)
+def test_end_message(status: str, crash: Any, node_message: str, message: str) -> None:
+    assert end_message(status, crash, node_message) == message
 
 
 @pytest.mark.parametrize(
@@ -180,25 +210,50 @@ def test_controls(
     assert controls_for(status, counts, selected, can) == dict(zip(keys, expected, strict=True))
 
 
-def test_rate_for_slows_down_only_big_graphs() -> None:
-    assert rate_for(7, 20.0) == 20.0
-    assert rate_for(2000, 20.0) == 20.0
-    assert rate_for(10_000, 20.0) == 4.0
-    assert rate_for(1_000_000, 20.0) == 2.0
+# --- RunReader -----------------------------------------------------------------------------------
 
 
-def test_iter_steps_walks_the_block_tree_in_source_order() -> None:
-    assert list(iter_steps(EXAMPLE_GRAPH["root"])) == EXAMPLE_IDS
+def test_reader_names_the_nodes_changed_since_its_last_look() -> None:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    reader = RunReader(run)
+    assert reader.records() is run.stream.records  # the live list, no copy per look
+    run.emit_all(example_records()[:5])
+    assert list(reader.changed()) == ["Fetch", "Clean", "Enrich"]  # first appearance; no ""
+    assert list(reader.changed()) == []
+    run.emit(rec("Enrich", "retrying", 101.0))
+    run.emit(rec("Clean", "succeeded", 101.0))
+    assert list(reader.changed()) == ["Enrich", "Clean"]
+    run.emit_all(example_records()[7:])
+    reader.skip()
+    assert list(reader.changed()) == []
+    assert reader.crash() is None
+    assert reader.done
 
 
-def test_iter_steps_handles_deep_nesting() -> None:
-    block: dict[str, Any] = step("leaf")
-    for _ in range(5000):
-        block = {"kind": "sequence", "items": [block], "links": []}
-    assert list(iter_steps(block)) == ["leaf"]
+def test_reader_of_a_run_without_a_record_list_asks_for_the_records() -> None:
+    class Copying(FakeRun):
+        calls = 0
+
+        def records(self) -> list[Any]:
+            self.calls += 1
+            return super().records()
+
+    run = Copying.of(EXAMPLE_GRAPH)
+    run.emit_all(example_records()[:3])
+    reader = RunReader(run)
+    reader._records = None  # as for a run that keeps no plain list
+    assert list(reader.changed()) == ["Fetch"]
+    assert run.calls == 1
 
 
-# --- Throttle ------------------------------------------------------------------------------------
+def test_reader_reports_the_error_that_ended_the_run() -> None:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    crash = ErrorInfo("RuntimeError", "bug", "tb")
+    run.emit(rec("", "failed", 1.0, error=crash))
+    assert RunReader(run).crash() == crash
+
+
+# --- Throttle (streamed text: output.OutputSink) -------------------------------------------------
 
 
 class ThrottleRig:
@@ -266,220 +321,374 @@ def test_throttle_rejects_a_non_positive_rate() -> None:
         Throttle(lambda: None, 0)
 
 
-def test_throttle_real_timer_delivers_the_trailing_flush() -> None:
-    done = threading.Event()
-    flushes: list[str] = []
-
-    def flush() -> None:
-        flushes.append(threading.current_thread().name)
-        if len(flushes) == 2:
-            done.set()
-
-    throttle = Throttle(flush, max_rate=50)
-    throttle.poke()
-    throttle.poke()
-    assert done.wait(5), "the trailing flush never came"
-    assert flushes[0] == threading.current_thread().name
-    assert flushes[1] != flushes[0]  # it ran on the timer's thread
-
-
-# --- RunWidget: records in, traits out -----------------------------------------------------------
+# --- RunWidget: following a run ------------------------------------------------------------------
 
 
 def test_attach_shows_the_graph_with_every_node_pending(harness: Harness) -> None:
     widget = harness.widget
     assert widget.graph == EXAMPLE_GRAPH
+    assert json.loads(widget.graph_json) == EXAMPLE_GRAPH
     assert widget.run_id == "r1"
     assert widget.status == "pending"
-    assert widget.nodes == dict.fromkeys(EXAMPLE_IDS, PENDING)
-    assert widget.controls == {
-        "rerun_all": False,
-        "rerun_failed": False,
-        "rerun_from": False,
-        "cancel": True,
-    }
-    assert harness.run.listeners == [widget.on_record]
+    assert json.loads(widget.nodes_json) == {"run": "r1", **pending_table(EXAMPLE_IDS)}
+    assert widget.node_views() == dict.fromkeys(EXAMPLE_IDS, PENDING)
+    assert widget.controls == {**CONTROLS_OFF, "cancel": True}
+    assert [msg["method"] for msg in harness.sent] == ["update"]  # all of it in one message
+    assert {"graph_json", "nodes_json", "run_id"} <= set(harness.sent[0]["state"])
+    assert harness.run.listeners == []  # nothing runs in the engine's thread
+    assert harness.follower.interval == pytest.approx(0.05)
+    assert widget.following
 
 
-def test_records_become_traits(harness: Harness) -> None:
+def test_the_follower_shows_the_run_and_stops_at_its_end(harness: Harness) -> None:
     widget = finished(harness).widget
-    assert widget.nodes == FINAL_NODES
+    assert widget.node_views() == FINAL_NODES
     assert widget.status == "failed"
     assert widget.message == "Score failed: ValueError: score < 0"
-    assert widget.controls == {
-        "rerun_all": True,
-        "rerun_failed": True,
-        "rerun_from": False,
-        "cancel": False,
+    assert widget.controls == {**CONTROLS_OFF, "rerun_all": True, "rerun_failed": True}
+    assert harness.follower.finished
+    assert not widget.following
+    assert widget.tick() is False
+    assert harness.look() == []
+
+
+def test_a_look_sends_only_the_nodes_that_changed(harness: Harness) -> None:
+    run = harness.run
+    run.emit(rec("", "running", 100.0))
+    run.emit(rec("Fetch", "running", 100.0))
+    (status_sync,) = harness.look()  # pending -> running goes alone; the nodes wait
+    assert status_sync["method"] == "update"
+    assert status_sync["state"] == {"status": "running"}
+    run.emit(rec("Fetch", "succeeded", 100.5, descriptor=1))
+    run.emit(rec("Clean", "running", 100.5))
+    (delta,) = harness.look()
+    assert is_delta(delta)
+    content = delta["content"]
+    assert content["run"] == "r1"
+    assert content["status"] == "running"
+    assert views(content["nodes"]) == {
+        "Fetch": FINAL_NODES["Fetch"],
+        "Clean": {**PENDING, "state": "running", "attempts": 1},
     }
+    assert "message" not in content
+    assert "detail" not in content
+    assert harness.look() == []  # nothing new, nothing sent
 
 
-def test_a_burst_of_10000_records_makes_a_handful_of_syncs() -> None:
-    ids = [f"E{i}" for i in range(2000)]
-    chain = {"kind": "sequence", "items": [step(i) for i in ids], "links": ["then"] * 1999}
-    harness = Harness(graph_json(chain, ids))
-    harness.node_syncs = 0
-    records = [rec("", "running", 0.0)]
+def test_10000_records_between_two_looks_make_one_delta() -> None:
+    harness = Harness(chain(2000))
+    run = harness.run
+    run.emit(rec("", "running", 0.0))
+    harness.look()
+    ids = [f"E{i}" for i in range(1250)]
+    records = []
     for index, node in enumerate(ids):
-        records += [rec(node, "running", index), rec(node, "succeeded", index + 0.5)]
-    records += [rec(ids[7], "failed", 9000.0)] * 5999  # pad the burst to 10,000 records
-    records.append(rec("", "failed", 9000.0))
-    assert len(records) == 10_001
-    harness.run.emit_all(records)
-    assert harness.node_syncs <= 3
-    assert harness.scheduler.live == []
-    nodes = harness.widget.nodes
-    assert nodes["E0"] == {"state": "succeeded", "attempts": 1, "duration": 0.5, "descriptor": None}
-    assert nodes["E7"]["state"] == "failed"
-    assert sum(view["state"] == "succeeded" for view in nodes.values()) == 1999
+        start = float(index)
+        for attempt in (1, 2, 3):
+            records.append(rec(node, "running", start, attempt))
+            records.append(rec(node, "retrying", start + 0.25, attempt))
+            start += 0.5
+        records.append(rec(node, "running", start, 4))
+        records.append(rec(node, "succeeded", start + 0.75, 4, descriptor=1))
+    assert len(records) == 10_000
+    run.emit_all(records)
+    (delta,) = harness.look()
+    assert is_delta(delta)
+    table = delta["content"]["nodes"]
+    assert table == {
+        "ids": ids,
+        "state": ["succeeded"] * 1250,
+        "attempts": [4] * 1250,
+        "duration_us": [750_000] * 1250,
+        "descriptor": [1] * 1250,
+    }
+    run.emit(rec("", "succeeded", 9000.0))
+    (final,) = harness.look()
+    assert final["method"] == "update"
+    assert json.loads(final["state"]["nodes_json"]) == {
+        "run": "r1",
+        "ids": [f"E{i}" for i in range(2000)],
+        "state": ["succeeded"] * 1250 + ["pending"] * 750,
+        "attempts": [4] * 1250 + [0] * 750,
+        "duration_us": [750_000] * 1250 + [None] * 750,
+        "descriptor": [1] * 1250 + [None] * 750,
+    }
+    assert final["state"]["status"] == "succeeded"
+    assert harness.follower.finished
+
+
+def test_at_most_one_message_per_look_whatever_changes() -> None:
+    harness = Harness(chain(300))
+    run, error = harness.run, ErrorInfo("ValueError", "bad", "tb")
+    harness.send({"type": "select", "node": "E5"})  # a detail to keep up to date as well
+    run.emit(rec("", "running", 0.0))
+    sent = []
+    for index in range(60):  # three seconds of looks, each after more records of every kind
+        node = f"E{index}"
+        run.emit(rec(node, "running", index))
+        if index % 7 == 0:
+            run.emit(rec(node, "failed", index + 0.5, error=error, descriptor=0))
+        else:
+            run.emit(rec(node, "succeeded", index + 0.5, descriptor=1))
+        look = harness.look()
+        assert len(look) <= 1
+        sent += look
+    assert len(sent) <= 60 == 3 * 20
+    full = [msg for msg in sent if msg["method"] == "update" and "nodes_json" in msg["state"]]
+    assert len(full) == int(3 / FULL_SYNC_EVERY)  # the catch-up sync, every 2 s
+    deltas = [msg["content"] for msg in sent if is_delta(msg)]
+    assert [d["message"] for d in deltas if "message" in d][:2] == [
+        "E0 failed: ValueError: bad",
+        "E7 failed: ValueError: bad",
+    ]
+    (with_detail,) = [d for d in deltas if "detail" in d]
+    assert with_detail["detail"]["node"] == "E5"
+    assert with_detail["detail"]["state"] == "succeeded"
+
+
+def test_the_full_state_is_synced_every_two_seconds_while_running(harness: Harness) -> None:
+    run = harness.run
+    run.emit(rec("", "running", 100.0))
+    harness.look()
+    run.emit(rec("Fetch", "running", 100.0))
+    assert is_delta(harness.look(FULL_SYNC_EVERY - 0.1)[0])
+    run.emit(rec("Fetch", "succeeded", 100.5, descriptor=1))
+    (sync,) = harness.look(0.1)
+    assert sync["method"] == "update"
+    assert views(json.loads(sync["state"]["nodes_json"]))["Fetch"] == FINAL_NODES["Fetch"]
+    assert harness.widget.node_views()["Fetch"] == FINAL_NODES["Fetch"]
+
+
+def test_hello_from_a_new_view_gets_the_full_state_at_the_next_look(harness: Harness) -> None:
+    harness.run.emit(rec("", "running", 100.0))
+    harness.look()
+    harness.run.emit(rec("Fetch", "running", 100.0))
+    harness.send({"type": "hello"})
+    assert harness.widget.message == ""
+    (sync,) = harness.look()  # not a delta: the traits a new view reads
+    assert sync["method"] == "update"
+    assert views(json.loads(sync["state"]["nodes_json"]))["Fetch"]["state"] == "running"
+    finished(harness)
+    harness.send({"type": "hello"})  # the traits hold the final state: nothing to send
+    assert harness.look() == []
+
+
+def test_finish_pushes_the_final_state_without_waiting_for_a_look(harness: Harness) -> None:
+    harness.run.emit_all(example_records())
+    before = len(harness.sent)
+    assert harness.widget.finish() is True
+    assert len(harness.sent) == before + 1
+    assert harness.widget.node_views() == FINAL_NODES
     assert harness.widget.status == "failed"
+    assert harness.follower.cancelled
+    assert harness.ticker.fire() == 0
+    assert harness.widget.finish() is True  # again: nothing left to do
+    assert len(harness.sent) == before + 1
 
 
-def test_records_from_an_engine_thread_with_the_real_timer() -> None:
-    ids = [f"E{i}" for i in range(500)]
-    chain = {"kind": "sequence", "items": [step(i) for i in ids], "links": ["then"] * 499}
-    run = FakeRun.of(graph_json(chain, ids))
-    widget = RunWidget(run)  # real clock, real daemon timer
-    syncs: list[str] = []
-    widget.observe(lambda _change: syncs.append(threading.current_thread().name), names="nodes")
-    records = [rec("", "running", 0.0)]
-    for index, node in enumerate(ids):
-        records += [rec(node, "running", index), rec(node, "retrying", index + 0.25)]
-        records += [rec(node, "running", index + 0.5, 2), rec(node, "succeeded", index + 0.75, 2)]
-    records.append(rec("", "succeeded", 600.0))
-    engine = threading.Thread(target=run.emit_all, args=(records,), name="engine-loop")
-    engine.start()
-    engine.join()
-    assert widget.status == "succeeded"
-    assert widget.nodes == {
-        node: {"state": "succeeded", "attempts": 2, "duration": 0.75, "descriptor": None}
-        for node in ids
-    }
-    assert syncs  # synced while running; the final state above needed no timer to arrive
-    assert not widget._throttle.pending
-    assert widget.last_error is None
+def test_finish_gives_up_after_its_timeout(harness: Harness) -> None:
+    assert harness.widget.finish(timeout=0) is False
+    assert harness.widget.following
 
 
-def test_trailing_flush_shows_what_came_inside_the_interval(harness: Harness) -> None:
-    run, widget = harness.run, harness.widget
-    run.emit(rec("", "running", 1.0))  # first record after attach's flush: inside the interval
-    run.emit(rec("Fetch", "running", 1.0))
-    assert widget.nodes["Fetch"]["state"] == "pending"
-    harness.clock.advance(0.05)
-    assert harness.scheduler.fire() == 1
-    assert widget.nodes["Fetch"]["state"] == "running"
-    assert widget.status == "running"
-
-
-def test_no_sync_when_nothing_changed(harness: Harness) -> None:
-    harness.node_syncs = 0
-    harness.run.emit(rec("Fetch", "running", 1.0, run_id="other"))  # ignored: another run
-    harness.clock.advance(1)
-    harness.scheduler.fire()
-    assert harness.node_syncs == 0
-
-
-def test_attaching_late_catches_up_from_the_history() -> None:
-    run = FakeRun.of(EXAMPLE_GRAPH)
-    run.emit_all(example_records()[:5])
-    widget = RunWidget(run, clock=FakeClock(), schedule=FakeScheduler())
-    assert widget.nodes["Fetch"] == FINAL_NODES["Fetch"]
-    assert widget.nodes["Enrich"]["state"] == "running"
-    assert widget.status == "running"
-
-
-def test_records_arriving_while_attaching_are_applied_once_in_order() -> None:
-    run = FakeRun.of(EXAMPLE_GRAPH)
-    records = example_records()
-    run.emit_all(records[:3])
-
-    class RacingRun(FakeRun):
-        def records(self) -> list[Any]:
-            # The engine emits while the widget reads the history: the record is in both.
-            self.emit(records[3])
-            history = super().records()
-            self.emit(records[4])
-            return history
-
-    racing = RacingRun(run.id, run.graph, nodes=run.nodes, history=run.history)
-    widget = RunWidget(racing, clock=FakeClock(), schedule=FakeScheduler())
-    assert widget.nodes["Clean"] == {
-        "state": "running",
-        "attempts": 1,
-        "duration": None,
-        "descriptor": None,
-    }
-    assert widget.nodes["Enrich"]["state"] == "running"
-
-
-def test_attach_seeds_nodes_the_run_already_knows() -> None:
+def test_durations_come_from_the_results() -> None:
+    """A node a re-run reuses has a record but no `running` one: its time is still shown."""
     run = FakeRun.of(EXAMPLE_GRAPH, "r2")
-    run.nodes["Fetch"].state = "succeeded"  # reused by a re-run, no record for it
-    run.nodes["Fetch"].attempts = 1
-    run.nodes["Fetch"].duration = 0.5
-    widget = RunWidget(run, clock=FakeClock(), schedule=FakeScheduler())
-    assert widget.nodes["Fetch"] == {
+    widget = RunWidget(run, clock=FakeClock(), ticker=FakeTicker())
+    node = run.nodes["Fetch"]
+    node.attempts, node.duration, node.descriptor = 1, 0.5, 1
+    run.emit(rec("", "running", 10.0, run_id="r2"))
+    run.emit(rec("Fetch", "succeeded", 10.0, run_id="r2", descriptor=1))
+    widget.finish(timeout=0)  # not over: nothing pushed
+    run.emit(rec("", "cancelled", 10.0, run_id="r2"))
+    widget.finish()
+    assert widget.node_views()["Fetch"] == FINAL_NODES["Fetch"]
+    assert widget.message == "cancelled"
+
+
+def test_reused_nodes_keep_their_duration_after_a_real_rerun() -> None:
+    graph = pytest.importorskip("pointy_engine.graph")
+    plan_module = pytest.importorskip("pointy_engine.plan")
+    run_module = pytest.importorskip("pointy_engine.run")
+    calls = {"publish": 0}
+
+    def fetch() -> int:
+        return 1
+
+    def publish(previous_result: int) -> int:
+        calls["publish"] += 1
+        if calls["publish"] == 1:
+            raise OSError("down")
+        return previous_result + 1
+
+    plan = plan_module.Plan(
+        graph.build_graph("fetch |-> publish"), {"fetch": fetch, "publish": publish}
+    )
+    first = run_module.Run(plan).start()
+    assert first.status == "failed"
+    second = first.rerun("failed")
+    widget = RunWidget(second, clock=FakeClock(), ticker=FakeTicker())
+    second.start()
+    widget.finish()
+    shown = widget.node_views()
+    assert shown["fetch"] == {
         "state": "succeeded",
         "attempts": 1,
-        "duration": 0.5,
-        "descriptor": None,
+        "duration": round(first.nodes["fetch"].duration * 1e6) / 1e6,
+        "descriptor": 1,
     }
+    assert shown["publish"]["state"] == "succeeded"
+    assert widget.status == "succeeded"
 
 
-def test_attach_a_new_run_resets_and_moves_the_listener(harness: Harness) -> None:
-    old, widget = finished(harness).run, harness.widget
+def test_attaching_late_reads_the_run_as_it_is() -> None:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    run.emit_all(example_records()[:5])
+    widget = RunWidget(run, clock=FakeClock(), ticker=FakeTicker())
+    assert widget.node_views()["Fetch"] == FINAL_NODES["Fetch"]
+    assert widget.node_views()["Enrich"]["state"] == "running"
+    assert widget.status == "running"
+
+
+def test_attaching_a_finished_run_shows_it_and_follows_nothing() -> None:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    run.emit_all(example_records())
+    ticker = FakeTicker()
+    widget = RunWidget(run, clock=FakeClock(), ticker=ticker)
+    assert widget.node_views() == FINAL_NODES
+    assert widget.message == "Score failed: ValueError: score < 0"
+    assert ticker.followers == []
+    assert not widget.following
+
+
+def test_attach_a_new_run_resets_and_moves_the_follower(harness: Harness) -> None:
+    old, widget = harness.run, harness.widget
+    old.emit_all(example_records()[:4])
+    harness.look()
     harness.send({"type": "select", "node": "Score"})
+    old_follower = harness.follower
     new = FakeRun.of(EXAMPLE_GRAPH, "r2")
     widget.attach(new)
-    assert old.listeners == []
-    assert new.listeners == [widget.on_record]
+    assert old_follower.cancelled
     assert widget.run is new
     assert widget.run_id == "r2"
-    assert widget.nodes == dict.fromkeys(EXAMPLE_IDS, PENDING)
+    assert widget.node_views() == dict.fromkeys(EXAMPLE_IDS, PENDING)
     assert widget.status == "pending"
     assert widget.message == ""
     assert widget.selected is None
     assert widget.detail == {}
-    old.emit(rec("Fetch", "failed", 5.0))  # a late record of the old run changes nothing
-    assert widget.nodes["Fetch"] == PENDING
+    old.emit_all(example_records()[4:])  # the old run goes on: nothing shown of it
+    harness.look()
+    assert widget.node_views()["Clean"] == PENDING
+    new.emit_all(example_records("r2"))
+    harness.look()
+    assert widget.node_views() == FINAL_NODES
 
 
 def test_show_graph_draws_a_plan_without_controls(harness: Harness) -> None:
     widget = finished(harness).widget
     widget.show_graph(EXAMPLE_GRAPH)
-    assert harness.run.listeners == []
     assert widget.run is None
     assert widget.run_id is None
-    assert widget.nodes == dict.fromkeys(EXAMPLE_IDS, PENDING)
-    assert set(widget.controls.values()) == {False}
+    assert widget.node_views() == dict.fromkeys(EXAMPLE_IDS, PENDING)
+    assert json.loads(widget.nodes_json) == {"run": None, **pending_table(EXAMPLE_IDS)}
+    assert widget.controls == CONTROLS_OFF
     assert repr(widget) == "RunWidget(run=None, status='pending', nodes=7, pending=7)"
 
 
-def test_close_detaches_from_the_run(harness: Harness) -> None:
+def test_close_stops_the_follower(harness: Harness) -> None:
     harness.widget.close()
-    assert harness.run.listeners == []
+    assert harness.follower.cancelled
+    assert harness.widget.run is None
 
 
-# --- the listener never breaks the run -----------------------------------------------------------
+def test_max_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_rate must be positive, got 0"):
+        RunWidget(max_rate=0)
 
 
-def test_a_bad_record_does_not_reach_the_run(harness: Harness) -> None:
-    harness.run.emit(object())  # FakeRun lets listener errors propagate: none may escape
+def test_the_follower_thread_follows_a_real_run_live() -> None:
+    graph = pytest.importorskip("pointy_engine.graph")
+    plan_module = pytest.importorskip("pointy_engine.plan")
+    run_module = pytest.importorskip("pointy_engine.run")
+    gate, slow_shown = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        gate.wait(10)
+        return 2
+
+    events = {"first": lambda: 1, "slow": slow, "last": lambda: 3}
+    run = run_module.Run(plan_module.Plan(graph.build_graph("first -> slow -> last"), events))
+    widget = RunWidget(max_rate=100)  # the real follower thread
+    senders: list[str] = []
+    original = widget._send
+
+    def watch(msg: dict[str, Any], buffers: list[Any] | None = None) -> None:
+        senders.append(threading.current_thread().name)
+        if is_delta(msg) and views(msg["content"]["nodes"]).get("slow", {}).get("state") == (
+            "running"
+        ):
+            slow_shown.set()
+        original(msg, buffers)
+
+    widget._send = watch  # type: ignore[method-assign]
+    widget.attach(run)
+    follower = widget._follower
+    assert follower is not None
+    run.start(background=True)
+    try:
+        assert slow_shown.wait(10), "the follower never showed the running node"
+    finally:
+        gate.set()
+    run.wait(10)
+    follower.join(10)  # it notices the end by itself and stops
+    assert not follower.alive
+    assert widget.status == "succeeded"
+    assert {view["state"] for view in widget.node_views().values()} == {"succeeded"}
+    assert "pointy-widget-follower" in senders
+    assert widget.last_error is None
+
+
+# --- failures never reach the run ----------------------------------------------------------------
+
+
+def test_a_failing_look_is_shown_and_the_follower_goes_on(harness: Harness) -> None:
+    run = harness.run
+    run.stream.records.append(object())  # a record the widget cannot read
+    run.emit(rec("Fetch", "running", 1.0))
+    assert harness.look() != []  # the error message
     widget = harness.widget
-    error = "AttributeError: 'object' object has no attribute 'run_id'"
-    assert widget.message == f"widget error: {error}"
+    assert widget.message == "widget error: AttributeError: 'object' object has no attribute 'node'"
     assert isinstance(widget.last_error, AttributeError)
-    harness.run.emit_all(example_records())  # and the widget keeps working
-    assert widget.nodes == FINAL_NODES
+    assert widget.following
+    run.emit_all(example_records()[1:])
+    harness.look()
+    assert widget.node_views() == FINAL_NODES  # the final full read puts everything right
 
 
-def test_a_failing_flush_does_not_reach_the_run(harness: Harness) -> None:
+def test_a_run_that_cannot_be_read_yet_does_not_stop_attach() -> None:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    run.nodes = {}  # the results are not there (yet)
+    ticker = FakeTicker()
+    widget = RunWidget(run, clock=FakeClock(), ticker=ticker)
+    assert widget.message == "widget error: KeyError: 'Fetch'"
+    assert widget.following
+    run.nodes = FakeRun.of(EXAMPLE_GRAPH).nodes
+    run.emit_all(example_records())
+    ticker.fire()
+    assert widget.node_views() == FINAL_NODES
+    assert widget.message == "Score failed: ValueError: score < 0"
+
+
+def test_a_failing_final_sync_is_shown_and_the_follower_stops(harness: Harness) -> None:
     def broken(_change: object) -> None:
         raise RuntimeError("front end gone")
 
     harness.widget.observe(broken, names="status")
     harness.run.emit(rec("", "cancelled", 1.0))
+    assert harness.widget.tick() is False
     assert harness.widget.message == "widget error: RuntimeError: front end gone"
+    assert not harness.widget.following
 
 
 # --- commands from the front end -----------------------------------------------------------------
@@ -518,8 +727,13 @@ def test_select_a_failed_node_shows_its_traceback(harness: Harness) -> None:
 def test_detail_follows_the_selected_node_live(harness: Harness) -> None:
     harness.send({"type": "select", "node": "Fetch"})
     assert harness.widget.detail["state"] == "pending"
+    harness.run.emit(rec("", "running", 1.0))
+    harness.look()
     harness.run.emit(rec("Fetch", "running", 1.0))
+    (delta,) = harness.look()
+    assert delta["content"]["detail"]["state"] == "running"
     harness.run.emit(rec("", "cancelled", 2.0))
+    harness.look()
     assert harness.widget.detail["state"] == "running"
 
 
@@ -531,6 +745,17 @@ def test_select_none_clears_and_unknown_node_is_reported(harness: Harness) -> No
     harness.send({"type": "select", "node": "Nope"})
     assert harness.widget.message == "unknown node: 'Nope'"
     assert harness.widget.selected is None
+
+
+def test_a_command_message_stays_until_the_run_has_news(harness: Harness) -> None:
+    harness.send({"type": "select", "node": "Nope"})
+    harness.run.emit_all(example_records()[:5])
+    harness.look()
+    harness.look(FULL_SYNC_EVERY)
+    assert harness.widget.message == "unknown node: 'Nope'"
+    harness.run.emit_all(example_records()[5:])
+    harness.look()
+    assert harness.widget.message == "Score failed: ValueError: score < 0"
 
 
 @pytest.mark.parametrize(
@@ -594,7 +819,7 @@ def test_on_command_errors_go_to_message() -> None:
 def test_without_on_command_controls_are_off_and_commands_say_so() -> None:
     harness = Harness(on_command=None)
     finished(harness)
-    assert set(harness.widget.controls.values()) == {False}
+    assert harness.widget.controls == CONTROLS_OFF
     harness.send({"type": "rerun", "mode": "all"})
     assert harness.widget.message == "re-run is not available here"
 
@@ -606,8 +831,9 @@ def test_a_rerun_handler_that_attaches_the_new_run(harness: Harness) -> None:
     widget._on_command = lambda _command: widget.attach(new)
     harness.send({"type": "rerun", "mode": "failed"})
     new.emit_all(example_records("r2"))
+    harness.look()
     assert widget.run_id == "r2"
-    assert widget.nodes == FINAL_NODES
+    assert widget.node_views() == FINAL_NODES
 
 
 # --- values in the detail panel ------------------------------------------------------------------
@@ -667,6 +893,11 @@ def test_snapshot_has_every_node_with_its_state(harness: Harness) -> None:
     assert "<script" not in html
 
 
+def test_snapshot_leaves_out_messages_of_commands(harness: Harness) -> None:
+    harness.send({"type": "select", "node": "Nope"})
+    assert "Nope" not in harness.widget.snapshot_html()
+
+
 DURATION = re.compile(r'<span class="pointy-duration"[^>]*>[^<]*</span>')
 
 
@@ -716,11 +947,10 @@ def test_snapshot_collapses_a_wide_parallel_group() -> None:
 
 def test_snapshot_of_a_huge_graph_is_a_summary() -> None:
     ids = [f"E{i}" for i in range(2000)]
-    chain = {"kind": "sequence", "items": [step(i) for i in ids], "links": ["then"] * 1999}
     nodes = {
         i: {"state": "succeeded", "attempts": 1, "duration": 0.5, "descriptor": 1} for i in ids
     }
-    html = render_snapshot(graph_json(chain, ids), nodes, "succeeded", "r1")
+    html = render_snapshot(chain(2000), nodes, "succeeded", "r1")
     assert node_states(html) == {}
     assert "2000 nodes: too many to draw here" in html
     assert "succeeded: 2000 succeeded" in html
@@ -736,12 +966,22 @@ def test_snapshot_without_a_run() -> None:
 def test_arm_status() -> None:
     head = step("H")
     body = step("X")
-    pending = {"state": "pending", "attempts": 0, "duration": None, "descriptor": None}
     assert arm_status(head, 1, body, {}) == "open"
-    assert arm_status(head, 1, body, {"H": {**pending, "descriptor": 1}}) == "taken"
-    assert arm_status(head, 0, body, {"H": {**pending, "descriptor": 1}}) == "not-taken"
-    assert arm_status(head, 0, body, {"X": {**pending, "state": "running"}}) == "taken"
-    assert arm_status(head, 0, body, {"X": {**pending, "state": "skipped"}}) == "not-taken"
+    assert arm_status(head, 1, body, {"H": {**PENDING, "descriptor": 1}}) == "taken"
+    assert arm_status(head, 0, body, {"H": {**PENDING, "descriptor": 1}}) == "not-taken"
+    assert arm_status(head, 0, body, {"X": {**PENDING, "state": "running"}}) == "taken"
+    assert arm_status(head, 0, body, {"X": {**PENDING, "state": "skipped"}}) == "not-taken"
+
+
+def test_iter_steps_walks_the_block_tree_in_source_order() -> None:
+    assert list(iter_steps(EXAMPLE_GRAPH["root"])) == EXAMPLE_IDS
+
+
+def test_iter_steps_handles_deep_nesting() -> None:
+    block: dict[str, Any] = step("leaf")
+    for _ in range(5000):
+        block = {"kind": "sequence", "items": [block], "links": []}
+    assert list(iter_steps(block)) == ["leaf"]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The widget's ESM in a real Chromium, with a stub anywidget model (no Jupyter server).
 
 The page loads static/widget.js and widget.css from a 127.0.0.1 server; the model is a plain object
-with get/set/on/off/send/save_changes, seeded from a real `RunWidget`'s traits.
+with get/set/on/off/send/save_changes, seeded from a real `RunWidget`'s traits; `deliver` hands
+the views a custom message (a delta) the way the widget manager does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from widget_fixtures import (
     EXAMPLE_GRAPH,
     FakeClock,
     FakeRun,
-    FakeScheduler,
+    FakeTicker,
     example_records,
     graph_json,
     step,
@@ -42,7 +43,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-TRAITS = ("graph", "nodes", "status", "run_id", "selected", "detail", "controls", "message")
+TRAITS = (
+    "graph_json",
+    "nodes_json",
+    "status",
+    "run_id",
+    "selected",
+    "detail",
+    "controls",
+    "message",
+)
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,">
@@ -64,6 +74,9 @@ window.model = {
   send(message) { window.sent.push(message); },
   save_changes() {},
 };
+window.deliver = (content) => {
+  for (const fn of [...(handlers["msg:custom"] || [])]) fn(content, []);
+};
 window.handlerCount = () => Object.values(handlers).reduce((n, list) => n + list.length, 0);
 window.mount = (state) => {
   Object.assign(data, state);
@@ -80,17 +93,46 @@ def widget_state(widget: RunWidget) -> dict[str, Any]:
     return {name: getattr(widget, name) for name in TRAITS}
 
 
-def example_widget(finished: bool = False, scheduler: FakeScheduler | None = None) -> RunWidget:
-    run = FakeRun.of(EXAMPLE_GRAPH)
-    widget = RunWidget(
-        run,
-        on_command=lambda _c: None,
-        clock=FakeClock(),
-        schedule=scheduler or FakeScheduler(),
-    )
-    if finished:
-        run.emit_all(example_records())
-    return widget
+class Example:
+    """A widget following the example run, keeping the deltas it sends."""
+
+    def __init__(self, finished: bool = False) -> None:
+        self.run = FakeRun.of(EXAMPLE_GRAPH)
+        self.ticker = FakeTicker()
+        self.widget = RunWidget(on_command=lambda _c: None, clock=FakeClock(), ticker=self.ticker)
+        self.deltas: list[dict[str, Any]] = []
+        original = self.widget._send
+
+        def keep(msg: dict[str, Any], buffers: list[Any] | None = None) -> None:
+            if msg["method"] == "custom":
+                self.deltas.append(msg["content"])
+            original(msg, buffers)
+
+        self.widget._send = keep  # type: ignore[method-assign]
+        self.widget.attach(self.run)
+        if finished:
+            self.emit(example_records())
+
+    def emit(self, records: list[Any]) -> None:
+        """The run goes on, the follower looks."""
+        self.run.emit_all(records)
+        self.ticker.fire()
+
+
+def example_widget(finished: bool = False) -> RunWidget:
+    return Example(finished).widget
+
+
+def table(ids: list[str], state: str, attempts: int = 0, run: str | None = None) -> dict:
+    size = len(ids)
+    return {
+        "run": run,
+        "ids": ids,
+        "state": [state] * size,
+        "attempts": [attempts] * size,
+        "duration_us": [None] * size,
+        "descriptor": [None] * size,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -169,28 +211,77 @@ def test_nodes_render_with_their_state(page: Any) -> None:
     assert page.get_attribute('.pointy-arm[data-descriptor="0"]', "data-arm") == "taken"
     assert page.get_attribute('.pointy-arm[data-descriptor="1"]', "data-arm") == "not-taken"
     assert page.locator("path.pointy-link-pipe").count() == 1
-    assert page.text_content('g.pointy-node[data-node="Enrich"] .pointy-sub') == "↻2 · 1.00 s"
+    assert (
+        page.text_content('g.pointy-node[data-node="Enrich"] .pointy-sub') == "↻2 · 250 ms"
+    )  # the last attempt's time
     assert page.is_enabled("button.pointy-rerun-all")
     assert page.is_enabled("button.pointy-rerun-failed")
     assert page.is_disabled("button.pointy-rerun-from")
     assert page.is_disabled("button.pointy-cancel")
 
 
-def test_a_state_change_repaints_the_same_element(page: Any) -> None:
-    scheduler = FakeScheduler()
-    widget = example_widget(scheduler=scheduler)
-    mount(page, widget_state(widget))
+def test_a_delta_repaints_the_same_element(page: Any) -> None:
+    example = Example()
+    mount(page, widget_state(example.widget))
     assert states(page)["Fetch"] == "pending"
+    assert page.evaluate("() => window.sent") == [{"type": "hello"}]  # the run is under way
     page.evaluate("() => { document.querySelector('g[data-node=\"Fetch\"]').marker = 1; }")
-    widget.run.emit_all(example_records()[:3])
-    assert scheduler.fire() == 1  # the throttle's trailing flush
-    page.evaluate("nodes => model.set('nodes', nodes)", widget.nodes)
+    example.emit(example_records()[:1])  # the run starts: status only
+    example.emit(example_records()[1:3])
+    (delta,) = example.deltas
+    page.evaluate("delta => window.deliver(delta)", delta)
     assert states(page)["Fetch"] == "succeeded"
     assert page.evaluate("() => document.querySelector('g[data-node=\"Fetch\"]').marker") == 1
     fill = page.evaluate(
         """() => getComputedStyle(document.querySelector('g[data-node="Fetch"] rect')).fill"""
     )
     assert fill == "rgb(200, 230, 201)"  # --pointy-succeeded-fill
+    assert page.text_content('g.pointy-node[data-node="Fetch"] .pointy-sub') == "500 ms"
+    assert page.text_content(".pointy-status-text") == "Run r1 · running · 1/7 done"
+
+
+def test_a_delta_brings_the_message_and_the_selected_detail(page: Any) -> None:
+    example = Example()
+    example.widget.command({"type": "select", "node": "Score"})
+    mount(page, widget_state(example.widget))
+    example.emit(example_records()[:1])
+    example.emit(example_records()[1:11])
+    (delta,) = example.deltas
+    page.evaluate("delta => window.deliver(delta)", delta)
+    assert states(page)["Score"] == "failed"
+    assert page.text_content(".pointy-message") == "Score failed: ValueError: score < 0"
+    assert page.text_content(".pointy-detail .pointy-error") == "ValueError: score < 0"
+    assert page.get_attribute(".pointy-detail", "data-node") == "Score"
+
+
+def test_a_delta_of_another_run_is_ignored(page: Any) -> None:
+    mount(page, widget_state(example_widget()))
+    delta = {"type": "delta", "run": "old", "nodes": table(["Fetch"], "failed", 1)}
+    page.evaluate("delta => window.deliver(delta)", delta)
+    assert states(page)["Fetch"] == "pending"
+
+
+def test_the_full_state_replaces_what_the_deltas_said(page: Any) -> None:
+    example = Example()
+    mount(page, widget_state(example.widget))
+    page.evaluate(
+        "delta => window.deliver(delta)",
+        {"type": "delta", "run": "r1", "nodes": table(["Fetch"], "running", 1)},
+    )
+    assert states(page)["Fetch"] == "running"
+    example.emit(example_records())  # the end: a full sync of the traits
+    page.evaluate(
+        "state => { for (const [k, v] of Object.entries(state)) model.set(k, v); }",
+        widget_state(example.widget),
+    )
+    assert states(page)["Fetch"] == "succeeded"
+    assert page.get_attribute(".pointy-status", "data-status") == "failed"
+    assert page.text_content(".pointy-message") == "Score failed: ValueError: score < 0"
+
+
+def test_a_finished_run_says_no_hello(page: Any) -> None:
+    mount(page, widget_state(example_widget(finished=True)))
+    assert page.evaluate("() => window.sent") == []
 
 
 def test_click_selects_and_detail_shows(page: Any) -> None:
@@ -225,11 +316,17 @@ def test_a_wide_group_is_collapsed_until_clicked(page: Any) -> None:
         ],
         "links": ["then"],
     }
-    nodes = {
-        i: {"state": "succeeded", "attempts": 1, "duration": 0.5, "descriptor": 1} for i in ids
-    }
-    nodes["W4"] = {"state": "failed", "attempts": 1, "duration": 0.5, "descriptor": 0}
-    mount(page, {"graph": graph_json(root, ["Start", *ids]), "nodes": nodes, "status": "failed"})
+    ids_all = ["Start", *ids]
+    nodes = table(ids_all, "succeeded", 1)
+    nodes["state"][5] = "failed"  # W4
+    mount(
+        page,
+        {
+            "graph_json": json.dumps(graph_json(root, ids_all)),
+            "nodes_json": json.dumps(nodes),
+            "status": "failed",
+        },
+    )
     assert list(states(page)) == ["Start"]
     group = '.pointy-group-collapsed[data-group="g1"]'
     assert page.get_attribute(group, "data-state") == "failed"
@@ -243,20 +340,31 @@ def test_a_wide_group_is_collapsed_until_clicked(page: Any) -> None:
 def test_a_2000_node_chain_renders_and_updates_one_node(page: Any) -> None:
     ids = [f"E{i}" for i in range(2000)]
     chain = {"kind": "sequence", "items": [step(i) for i in ids], "links": ["then"] * 1999}
-    nodes = {
-        i: {"state": "pending", "attempts": 0, "duration": None, "descriptor": None} for i in ids
+    state = {
+        "graph_json": json.dumps(graph_json(chain, ids)),
+        "nodes_json": json.dumps(table(ids, "pending", run="r1")),
+        "run_id": "r1",
+        "status": "running",
     }
-    mount(page, {"graph": graph_json(chain, ids), "nodes": nodes, "status": "running"})
+    mount(page, state)
     assert page.locator("g.pointy-node").count() == 2000
     width = page.evaluate(
         "() => document.querySelector('svg.pointy-graph').getBoundingClientRect().width"
     )
     assert width < 1200  # the long chain wraps into rows instead of one 270,000-pixel line
-    nodes["E1500"] = {"state": "running", "attempts": 1, "duration": None, "descriptor": None}
+    delta = {"type": "delta", "run": "r1", "nodes": table(["E1500"], "running", 1)}
     elapsed = page.evaluate(
-        """nodes => { const t = performance.now(); model.set('nodes', nodes);
+        """delta => { const t = performance.now(); window.deliver(delta);
                       return performance.now() - t; }""",
-        nodes,
+        delta,
     )
     assert page.get_attribute('g.pointy-node[data-node="E1500"]', "data-state") == "running"
     assert elapsed < 100  # repaints one node, does not rebuild 2,000
+    full = table(ids, "succeeded", 1, run="r1")
+    elapsed = page.evaluate(
+        """text => { const t = performance.now(); model.set('nodes_json', text);
+                     return performance.now() - t; }""",
+        json.dumps(full),
+    )
+    assert set(states(page).values()) == {"succeeded"}
+    assert elapsed < 500  # the final full state: every node repainted, nothing rebuilt

@@ -1,7 +1,8 @@
-"""Fakes for the widget tests, shaped exactly as docs/design.md describes the engine's objects.
+"""Fakes for the widget tests, shaped as docs/design.md describes the engine's objects.
 
-The engine is written in parallel, so these stand in for `pointy_engine.records.Record`, a run and
-its graph. Times are binary fractions so durations compare exactly.
+They stand in for `pointy_engine.records.Record`, a run (its record stream and node results) and
+its graph, and drive the widget's follower by hand. Times are binary fractions so durations
+compare exactly.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def example_records(run_id: str = "r1") -> list[Record]:
 
 @dataclass
 class FakeNode:
+    """The fields of `pointy_engine.run.NodeResult` the widget reads."""
+
     state: str = "pending"
     value: Any = None
     error: ErrorInfo | None = None
@@ -119,6 +122,9 @@ class FakeNode:
     duration: float | None = None
     output: str = ""
     descriptor: int | None = None
+    worker: str = ""
+    finished: float | None = None
+    started: float | None = None
 
 
 class FakeGraph:
@@ -130,20 +136,39 @@ class FakeGraph:
 
 
 @dataclass
+class FakeStream:
+    records: list[Any] = field(default_factory=list)
+
+
+RUN_END_STATES = ("succeeded", "failed", "cancelled")
+
+
+@dataclass
 class FakeRun:
-    """A run the test drives by hand: `emit` appends a record and calls the listeners."""
+    """A run the test drives by hand. Like the engine, `emit` updates the node's result first,
+    then appends the record to the stream (and calls listeners, which the widget must not use)."""
 
     id: str
     graph: FakeGraph
     status: str = "pending"
     nodes: dict[str, FakeNode] = field(default_factory=dict)
+    stream: FakeStream = field(default_factory=FakeStream)
     listeners: list[Callable[[Any], None]] = field(default_factory=list)
-    history: list[Any] = field(default_factory=list)
 
     @classmethod
     def of(cls, data: dict[str, Any], run_id: str = "r1") -> FakeRun:
         nodes = {node["id"]: FakeNode() for node in data["nodes"]}
         return cls(run_id, FakeGraph(data), nodes=nodes)
+
+    @property
+    def done(self) -> bool:
+        records = self.stream.records
+        return bool(records) and records[-1].node == "" and records[-1].state in RUN_END_STATES
+
+    def wait(self, timeout: float | None = None) -> FakeRun:
+        if not self.done:
+            raise TimeoutError(f"run {self.id} still {self.status} after {timeout} s")
+        return self
 
     def add_listener(self, listener: Callable[[Any], None]) -> None:
         self.listeners.append(listener)
@@ -152,25 +177,42 @@ class FakeRun:
         self.listeners.remove(listener)
 
     def records(self) -> list[Any]:
-        return list(self.history)
+        return list(self.stream.records)
 
     def emit(self, record: Any) -> None:
-        """Like the engine: keep the record, update the node, tell every listener (errors propagate
-        here on purpose, so a test sees any error the widget lets escape)."""
-        self.history.append(record)
-        node = self.nodes.get(getattr(record, "node", ""))
+        node = self.nodes.get(record.node)
         if node is not None:
-            node.state = record.state
-            node.attempts = max(node.attempts, record.attempt)
-            node.error = record.error or node.error
-        elif getattr(record, "node", None) == "":
+            _settle(node, record)
+        elif record.node == "":
             self.status = record.state
+        self.stream.records.append(record)
         for listener in list(self.listeners):
             listener(record)
 
     def emit_all(self, records: list[Any]) -> None:
         for record in records:
             self.emit(record)
+
+
+def _settle(node: FakeNode, record: Record) -> None:
+    """What the engine does to a NodeResult before it emits the record."""
+    node.state = record.state
+    if record.attempt:
+        node.attempts = record.attempt
+    if record.worker:
+        node.worker = record.worker
+    if record.state == "running":
+        node.started = record.time
+        return
+    if record.state in ("retrying", "succeeded", "failed") and node.started is not None:
+        node.duration = record.time - node.started  # the last attempt's time in the body
+    if record.state == "retrying":
+        node.error = record.error
+        return
+    node.finished = record.time
+    if record.state in ("succeeded", "failed"):
+        node.error = record.error
+        node.descriptor = record.descriptor
 
 
 class FakeClock:
@@ -215,3 +257,46 @@ class FakeScheduler:
             timer.cancelled = True
             timer.callback()
         return len(due)
+
+
+class FakeTicker:
+    """Stands in for `widget_state.thread_ticker`: keeps each follower; `fire()` makes the live
+    ones look once, as the follower thread would after one interval."""
+
+    def __init__(self) -> None:
+        self.followers: list[FakeFollower] = []
+
+    def __call__(self, interval: float, tick: Callable[[], bool]) -> FakeFollower:
+        follower = FakeFollower(interval, tick)
+        self.followers.append(follower)
+        return follower
+
+    @property
+    def live(self) -> list[FakeFollower]:
+        return [follower for follower in self.followers if not follower.stopped]
+
+    def fire(self) -> int:
+        """One look of every live follower; returns how many looked."""
+        due = self.live
+        for follower in due:
+            follower.fire()
+        return len(due)
+
+
+class FakeFollower:
+    def __init__(self, interval: float, tick: Callable[[], bool]) -> None:
+        self.interval = interval
+        self.tick = tick
+        self.cancelled = False
+        self.finished = False  # its tick said there is nothing more to follow
+
+    @property
+    def stopped(self) -> bool:
+        return self.cancelled or self.finished
+
+    def fire(self) -> None:
+        if not self.stopped and not self.tick():
+            self.finished = True
+
+    def cancel(self) -> None:
+        self.cancelled = True

@@ -1,9 +1,13 @@
 // Pointy live run widget: an anywidget ESM module. No build step, no imports.
 //
-// The graph is laid out here from `graph.root` (the block tree of docs/design.md): sequences run
+// The graph is laid out here from the `root` of the graph JSON (the block tree of docs/design.md,
+// in the `graph_json` trait): sequences run
 // left to right, parallel members and branch arms are stacked, arms carry their descriptor. The SVG
-// is built once per graph; `change:nodes` only rewrites the attributes of nodes whose state changed,
-// so a 2,000-node run stays cheap to watch.
+// is built once per graph. Node views arrive as columnar tables ({ids, state, attempts,
+// duration_us, descriptor}): the whole graph's in the `nodes_json` trait (when a run is attached,
+// now and then while it runs, and at its end), and the nodes that changed since the kernel's last
+// look in `delta` custom messages. Only the nodes a table names are repainted, and only if their
+// view changed, so a 2,000-node run stays cheap to watch.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const NODE_H = 38;
@@ -21,6 +25,7 @@ const GROUP_W = 200;
 const GROUP_H = 46;
 const STATES = ["pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled"];
 const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
+const RUN_DONE = new Set(["succeeded", "failed", "cancelled"]);
 const BUTTONS = [
   ["rerun_all", "pointy-rerun-all", "Re-run all", () => ({ type: "rerun", mode: "all", node: null })],
   ["rerun_failed", "pointy-rerun-failed", "Re-run failed", () => ({ type: "rerun", mode: "failed", node: null })],
@@ -296,7 +301,7 @@ function paintGroup(group, nodes) {
   group.title.textContent = `${text} (click to expand)`;
 }
 
-// Mirrors widget_state.arm_status: taken / not-taken / open.
+// Mirrors snapshot.arm_status (the saved picture): taken / not-taken / open.
 function paintArm(arm, nodes) {
   const states = arm.ids.map((id) => (nodes[id] || {}).state || "pending");
   let status = "open";
@@ -306,12 +311,42 @@ function paintArm(arm, nodes) {
   arm.g.setAttribute("data-arm", status);
 }
 
-function paint(ctx, nodes, previous) {
+// Views of a node table, merged into `nodes` (an id -> view object); returns the ids.
+function mergeTable(nodes, table) {
+  const { ids = [], state = [], attempts = [], duration_us: micros = [], descriptor = [] } = table || {};
+  for (let i = 0; i < ids.length; i++) {
+    const us = micros[i];
+    nodes[ids[i]] = {
+      state: state[i] || "pending",
+      attempts: attempts[i] || 0,
+      duration: us === null || us === undefined ? null : us / 1e6,
+      descriptor: descriptor[i] === undefined ? null : descriptor[i],
+    };
+  }
+  return ids;
+}
+
+function parseJSON(text, name) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    console.warn(`Pointy widget: unreadable ${name}`, error);
+    return null;
+  }
+}
+
+// Repaint the nodes `ids` whose view differs from what `painted` says was drawn, then the
+// collapsed groups and branch arms they belong to.
+function paint(ctx, nodes, painted, ids) {
   const arms = new Set();
   const groups = new Set();
-  for (const [id, view] of Object.entries(nodes)) {
-    const before = previous[id];
+  for (const id of ids) {
+    const view = nodes[id];
+    if (!view) continue;
+    const before = painted[id];
     if (before && sameView(before, view)) continue;
+    painted[id] = view;
     const el = ctx.nodeEls.get(id);
     if (el) paintNode(el, id, view, ctx.retries.get(id));
     const group = ctx.groupOf.get(id);
@@ -347,19 +382,31 @@ function render({ model, el }) {
   const canvas = html("div", "pointy-canvas", root);
   const detail = html("div", "pointy-detail", root);
 
+  // What this view shows: the last full table, with the deltas since merged in. The status,
+  // message and detail come from their traits or, while a run goes on, from the deltas;
+  // whichever arrived last wins (the kernel sends both in order).
+  const live = { graph: {}, nodes: {}, status: "pending", message: "", detail: {} };
   const expanded = new Set();
   let ctx = null;
   let painted = {};
   let selectedEl = null;
 
+  function readTable() {
+    live.nodes = {};
+    const table = parseJSON(model.get("nodes_json"), "nodes_json");
+    if (table) mergeTable(live.nodes, table);
+  }
+
   function build() {
     canvas.replaceChildren();
     ctx = { nodeEls: new Map(), collapsed: new Map(), groupOf: new Map(), arms: [], armsOf: new Map(), retries: new Map(), drawn: 0 };
     selectedEl = null;
-    const graph = model.get("graph") || {};
+    painted = {};
+    const graph = live.graph;
     for (const node of graph.nodes || []) if (node.retry) ctx.retries.set(node.id, node.retry);
     if (!graph.root) {
       html("div", "pointy-empty", canvas, "No run yet.");
+      paintStatus();
       return;
     }
     const layout = measure(graph.root, expanded);
@@ -370,33 +417,46 @@ function render({ model, el }) {
     svgEl.setAttribute("height", size.h);
     svgEl.setAttribute("viewBox", `0 0 ${size.w} ${size.h}`);
     canvas.appendChild(svgEl);
-    painted = {};
-    repaintNodes();
-    const nodes = model.get("nodes") || {};
-    for (const group of ctx.collapsed.values()) paintGroup(group, nodes); // also those with no view yet
-    for (const arm of ctx.arms) paintArm(arm, nodes);
+    paint(ctx, live.nodes, painted, Object.keys(live.nodes));
+    for (const group of ctx.collapsed.values()) paintGroup(group, live.nodes); // also those with no view yet
+    for (const arm of ctx.arms) paintArm(arm, live.nodes);
     paintSelected();
-  }
-
-  function repaintNodes() {
-    if (!ctx) return;
-    const nodes = model.get("nodes") || {};
-    paint(ctx, nodes, painted);
-    painted = nodes;
     paintStatus();
   }
 
+  function onTable() {
+    readTable();
+    if (ctx) paint(ctx, live.nodes, painted, Object.keys(live.nodes));
+    paintStatus();
+  }
+
+  function onDelta(content) {
+    if (!content || content.type !== "delta" || content.run !== model.get("run_id")) return;
+    const ids = mergeTable(live.nodes, content.nodes);
+    if (content.status !== undefined) live.status = content.status;
+    if (content.message !== undefined) live.message = content.message;
+    if (ctx) paint(ctx, live.nodes, painted, ids);
+    paintStatus();
+    if (content.detail !== undefined) {
+      live.detail = content.detail;
+      paintDetail();
+    }
+  }
+
   function paintStatus() {
-    const state = model.get("status") || "pending";
-    const nodes = model.get("nodes") || {};
-    const views = Object.values(nodes);
-    const done = views.filter((v) => DONE.has(v.state)).length;
-    const failed = views.filter((v) => v.state === "failed").length;
+    const state = live.status || "pending";
+    const views = Object.values(live.nodes);
+    let done = 0;
+    let failed = 0;
+    for (const view of views) {
+      if (DONE.has(view.state)) done++;
+      if (view.state === "failed") failed++;
+    }
     const run = model.get("run_id");
     status.dataset.status = state;
     root.dataset.status = state;
     statusText.textContent = `${run ? `Run ${run}` : "Pointy"} · ${state} · ${done}/${views.length} done${failed ? ` · ${failed} failed` : ""}`;
-    message.textContent = model.get("message") || "";
+    message.textContent = live.message || "";
   }
 
   function paintControls() {
@@ -418,7 +478,7 @@ function render({ model, el }) {
   }
 
   function paintDetail() {
-    const d = model.get("detail") || {};
+    const d = live.detail || {};
     detail.replaceChildren();
     if (!d.node) {
       detail.dataset.node = "";
@@ -477,20 +537,41 @@ function render({ model, el }) {
   canvas.addEventListener("keydown", onKey);
 
   const handlers = [
-    ["change:graph", build],
-    ["change:nodes", repaintNodes],
-    ["change:status", paintStatus],
-    ["change:message", paintStatus],
+    ["change:graph_json", () => {
+      live.graph = parseJSON(model.get("graph_json"), "graph_json") || {};
+      readTable();
+      build();
+    }],
+    ["change:nodes_json", onTable],
+    ["change:status", () => {
+      live.status = model.get("status");
+      paintStatus();
+    }],
+    ["change:message", () => {
+      live.message = model.get("message");
+      paintStatus();
+    }],
     ["change:run_id", paintStatus],
     ["change:controls", paintControls],
     ["change:selected", paintSelected],
-    ["change:detail", paintDetail],
+    ["change:detail", () => {
+      live.detail = model.get("detail");
+      paintDetail();
+    }],
+    ["msg:custom", onDelta],
   ];
   for (const [name, handler] of handlers) model.on(name, handler);
 
+  live.graph = parseJSON(model.get("graph_json"), "graph_json") || {};
+  live.status = model.get("status") || "pending";
+  live.message = model.get("message") || "";
+  live.detail = model.get("detail") || {};
+  readTable();
   build();
   paintControls();
   paintDetail();
+  // The traits may be a moment old while a run goes on: ask for the full state at the next look.
+  if (model.get("run_id") && !RUN_DONE.has(live.status)) model.send({ type: "hello" });
 
   return () => {
     for (const [name, handler] of handlers) model.off(name, handler);

@@ -1,0 +1,128 @@
+"""The `%%pointy` cell magic and the `%pointy` line magic: parse, resolve, call the engine, show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
+
+from .completion import event_matcher
+from .errors import PointyCellError
+from .options import EXECUTORS, parse_line, read_options
+from .session import Session
+from .spec import build_spec
+from .views import plan_frame
+from .widget import RunWidget
+
+
+@magics_class
+class PointyMagics(Magics):
+    """Registered by `%load_ext pointy_jupyter`; `close()` (on unload) undoes all of it."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.session = Session(shell)
+        self.matcher = event_matcher(lambda: shell.user_ns)
+        shell.Completer.custom_matchers.append(self.matcher)
+
+    @cell_magic("pointy")
+    @magic_arguments(name="%pointy")
+    @argument(
+        "-o",
+        "--out",
+        metavar="NAME",
+        help="bind the run to NAME in the notebook (the newest re-run replaces it); "
+        "with --plan, the plan",
+    )
+    @argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=EXPR",
+        help="an input field, EXPR evaluated in the notebook; repeatable; quote spaces: "
+        '--input "xs=[1, 2]"',
+    )
+    @argument("--inputs", metavar="DICT_VAR", help="input fields from a dict in the notebook")
+    @argument(
+        "--pipeline",
+        metavar="CLASS",
+        help="validate the inputs with this Pipeline class's fields; "
+        "a body of only comments runs the class's own flow",
+    )
+    @argument("--executor", choices=EXECUTORS, help="run every event on this executor")
+    @argument(
+        "--max-workers", type=int, metavar="N", help="workers of --executor thread or process"
+    )
+    @argument("--background", action="store_true", help="return at once; the run goes on (see -o)")
+    @argument(
+        "--plan",
+        action="store_true",
+        help="run nothing: show the graph and, per node, its event, executor and attempts",
+    )
+    @argument("--timeout", type=float, metavar="SECONDS", help="cancel the run after this long")
+    @argument(
+        "--no-widget",
+        action="store_true",
+        help="text progress: a line per finished node, then a summary",
+    )
+    def pointy(self, line: str, cell: str) -> None:
+        """Run the Pointy pipeline written in the cell body, e.g. `fetch |-> clean || stats`.
+
+        Event names are looked up in the notebook when the cell runs: functions, @event
+        functions and EventBase classes. The run blocks (Ctrl-C cancels it) and a live graph
+        shows its progress; the graph's buttons re-run all, failed or from a node, with events
+        as the notebook defines them at that time. With --background the cell returns at once
+        and the Cancel button works (an event running inline finishes its call first). Lines
+        are numbered as in the cell: the %%pointy line is line 1.
+        """
+        options = read_options(
+            parse_line(self.pointy, line, "%%pointy"), self.shell.user_ns, self.shell.ev
+        )
+        executor, label = self.session.executor_override(options.executor, options.max_workers)
+        spec = build_spec(cell, options, executor, label)
+        plan = self.session.plan(spec)
+        if options.plan_only:
+            if options.out:
+                self.shell.user_ns[options.out] = plan
+            if self.session.widgets and options.widget:
+                widget = RunWidget()
+                widget.show_graph(spec.graph.to_json())
+                display(widget)
+            display(plan_frame(plan, spec.executor_label))
+            return
+        self.session.launch(spec, plan)
+
+    @line_magic("pointy")
+    @magic_arguments(name="pointy")
+    @argument("command", choices=("runs", "show"), help="what to do")
+    @argument("name", nargs="?", help="for show: the variable holding the run (default: the last)")
+    def pointy_line(self, line: str) -> Any:
+        """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy show NAME`: a run's widget."""
+        args = parse_line(self.pointy_line, line, "%pointy")
+        if args.command == "runs":
+            return self.session.history.frame()
+        if args.name is None:
+            if not self.session.controllers:
+                raise PointyCellError("%pointy show: no run yet")
+            self.session.show(self.session.controllers[-1].run)
+        elif args.name not in self.shell.user_ns:
+            raise PointyCellError(f"%pointy show: no variable {args.name!r} in the notebook")
+        else:
+            self.session.show(self.shell.user_ns[args.name])
+        return None
+
+    def close(self) -> None:
+        """Stop what the extension started and take the magics and the completer out."""
+        self.session.close()
+        matchers = self.shell.Completer.custom_matchers
+        if self.matcher in matchers:
+            matchers.remove(self.matcher)
+        manager = self.shell.magics_manager
+        for kind, table in manager.magics.items():
+            for name in list(self.magics[kind]):
+                if table.get(name) is self.magics[kind][name]:
+                    del table[name]
+        if manager.registry.get(type(self).__name__) is self:
+            del manager.registry[type(self).__name__]

@@ -1,0 +1,738 @@
+"""`%%pointy` and `%pointy` in a real IPython shell: options, resolution, errors, runs, re-runs."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.completer import provisionalcompleter
+from IPython.core.interactiveshell import ExecutionResult
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import CapturedIO, capture_output
+
+from pointy_engine.errors import PointyError
+from pointy_engine.executors import ExecutorInitializerConfig
+from pointy_engine.plan import Plan
+from pointy_engine.run import Run
+from pointy_jupyter.errors import PointyCellError, RunCancelled
+from pointy_jupyter.magics import PointyMagics
+from pointy_jupyter.output import (
+    OUTPUT_LIMIT,
+    OutputSink,
+    StreamRouter,
+    context_thread_pool,
+    current_sink,
+    install_routers,
+)
+from pointy_jupyter.widget import RunWidget
+
+WAIT = 10.0  # seconds a test waits for a background run before failing
+
+EVENTS = """
+from pointy_engine import EventBase, event
+
+def fetch():
+    return [3, 1, 2]
+
+def clean(previous_result):
+    return sorted(previous_result)
+
+@event
+def total(previous_result):
+    return True, sum(previous_result)
+
+class Report(EventBase):
+    def process(self):
+        return True, f"report of {self.previous_result}"
+"""
+
+
+@pytest.fixture(scope="session")
+def shell() -> Any:
+    import IPython
+
+    return start_ipython() or IPython.get_ipython()
+
+
+@pytest.fixture
+def ip(shell: Any) -> Iterator[Any]:
+    """The shell with the extension loaded; names a test defines are removed afterwards."""
+    before = set(shell.user_ns)
+    run(shell, "%load_ext pointy_jupyter")
+    yield shell
+    run(shell, "%unload_ext pointy_jupyter")
+    for name in set(shell.user_ns) - before:
+        del shell.user_ns[name]
+
+
+@pytest.fixture
+def wip(ip: Any) -> Any:
+    """Widgets on, as in a notebook (the test shell has no kernel, so they default to off)."""
+    magics(ip).session.widgets = True
+    return ip
+
+
+def magics(shell: Any) -> PointyMagics:
+    return shell.magics_manager.registry["PointyMagics"]
+
+
+def run(shell: Any, source: str) -> tuple[ExecutionResult, CapturedIO]:
+    with capture_output() as captured:
+        result = shell.run_cell(source)
+    return result, captured
+
+
+def ok(shell: Any, source: str) -> CapturedIO:
+    result, captured = run(shell, source)
+    assert result.success, captured.stdout + captured.stderr
+    return captured
+
+
+def error(shell: Any, source: str) -> str:
+    """The message a failing cell shows, checked to be shown alone (no traceback)."""
+    result, captured = run(shell, source)
+    failure = result.error_in_exec
+    assert isinstance(failure, PointyCellError), repr(failure)
+    message = str(failure)
+    assert failure._render_traceback_() == message.splitlines()
+    assert captured.stdout.strip() == message
+    return message
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def test_load_registers_and_unload_removes_everything(shell: Any) -> None:
+    table = shell.magics_manager.magics
+    ok(shell, "%load_ext pointy_jupyter")
+    instance = magics(shell)
+    assert table["cell"]["pointy"] == instance.pointy
+    assert table["line"]["pointy"] == instance.pointy_line
+    assert instance.matcher in shell.Completer.custom_matchers
+    ok(shell, "%unload_ext pointy_jupyter")
+    assert "pointy" not in table["cell"]
+    assert "pointy" not in table["line"]
+    assert instance.matcher not in shell.Completer.custom_matchers
+    assert shell.magics_manager.registry.get("PointyMagics") is None
+    assert instance.session.closed
+    result, captured = run(shell, "%%pointy\nfetch")
+    assert not result.success
+    assert "Cell magic `%%pointy` not found" in captured.stderr
+    ok(shell, "%load_ext pointy_jupyter")  # and again
+    assert magics(shell) is not instance
+    ok(shell, "%reload_ext pointy_jupyter")
+    assert magics(shell).matcher in shell.Completer.custom_matchers
+    assert shell.Completer.custom_matchers.count(magics(shell).matcher) == 1
+    ok(shell, "%unload_ext pointy_jupyter")
+    assert not [m for m in shell.Completer.custom_matchers if "pointy" in repr(m)]
+
+
+def test_unload_cancels_background_runs_and_shuts_the_executors_down(ip: Any) -> None:
+    gate = threading.Event()
+    ip.user_ns["gate"] = gate
+    ok(ip, "def wait():\n    gate.wait(10)\n    return 1")
+    try:
+        ok(ip, "%%pointy --background --executor thread -o r\nwait")
+        background: Run = ip.user_ns["r"]
+        session = magics(ip).session
+        assert session.active_runs() == [background]
+        ok(ip, "%unload_ext pointy_jupyter")
+        assert background.status == "cancelled"
+        assert background.nodes["wait"].state == "cancelled"
+        with pytest.raises(PointyError, match="these executors were shut down"):
+            session.executors.get(background.plan.tasks["wait"].executor)
+    finally:
+        gate.set()
+    ok(ip, "%load_ext pointy_jupyter")  # the fixture unloads it again
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def test_text_progress_prints_a_line_per_finished_node_then_a_summary(ip: Any) -> None:
+    ok(ip, EVENTS)
+    captured = ok(ip, "%%pointy -o r\nfetch |-> clean |-> total |-> Report (0 -> fetch)")
+    assert captured.stdout == (
+        "fetch: succeeded\n"
+        "clean: succeeded\n"
+        "total: succeeded\n"
+        "Report: succeeded\n"
+        "fetch#2: skipped\n"
+        "run succeeded: 4 succeeded, 1 skipped\n"
+    )
+    result: Run = ip.user_ns["r"]
+    assert result.status == "succeeded"
+    assert result.value == "report of 6"
+    assert result.values == {
+        "fetch": [3, 1, 2],
+        "clean": [1, 2, 3],
+        "total": 6,
+        "Report": "report of 6",
+    }
+
+
+def test_a_failure_shows_in_the_text_and_the_run(ip: Any) -> None:
+    ok(ip, "def boom():\n    raise ValueError('no good')\ndef after():\n    return 1")
+    captured = ok(ip, "%%pointy -o r --no-widget\nboom * 2 -> after")
+    assert captured.stdout == (
+        "boom: failed after 2 attempts: ValueError: no good\n"
+        "after: succeeded\n"
+        "run failed: 1 succeeded, 1 failed\n"
+    )
+    failed: Run = ip.user_ns["r"]
+    assert failed.status == "failed"
+    assert failed.nodes["boom"].attempts == 2
+    assert failed.nodes["boom"].error.message == "no good"
+
+
+def test_a_redefinition_in_a_later_cell_takes_effect(ip: Any) -> None:
+    ok(ip, "def answer():\n    return 1")
+    ok(ip, "%%pointy -o r\nanswer")
+    assert ip.user_ns["r"].value == 1
+    ok(ip, "def answer():\n    return 2")
+    ok(ip, "%%pointy -o r\nanswer")
+    assert ip.user_ns["r"].value == 2
+
+
+def test_events_print_under_the_cell_and_into_the_node_output(ip: Any) -> None:
+    ok(ip, "def talk():\n    print('hello from talk')\n    return 1")
+    captured = ok(ip, "%%pointy -o r\ntalk")
+    assert captured.stdout == "hello from talk\ntalk: succeeded\nrun succeeded: 1 succeeded\n"
+    assert ip.user_ns["r"].nodes["talk"].output == "hello from talk\n"
+
+
+def test_inputs_from_expressions_and_a_dict(ip: Any) -> None:
+    ok(ip, "def scale(xs, factor):\n    return [x * factor for x in xs]")
+    ok(ip, "settings = {'xs': [1, 2], 'factor': 10}")
+    ok(ip, "%%pointy --inputs settings -o r\nscale")
+    assert ip.user_ns["r"].value == [10, 20]
+    ok(ip, '%%pointy --inputs settings --input "factor=2 + 1" -o r\nscale')
+    assert ip.user_ns["r"].value == [3, 6]
+    ok(ip, "%%pointy --input xs=list(range(3)) --input factor=2 -o r\nscale")
+    assert ip.user_ns["r"].value == [0, 2, 4]
+
+
+def test_a_pipeline_class_gives_fields_and_its_flow(ip: Any) -> None:
+    ok(
+        ip,
+        "from pointy_engine import Pipeline, InputDataField\n"
+        "def double(n):\n    return n * 2\n"
+        "def square(n):\n    return n * n\n"
+        "class Numbers(Pipeline):\n"
+        "    n = InputDataField(data_type=int, default=3)\n"
+        "    class Meta:\n        pointy = 'double'\n",
+    )
+    ok(ip, "%%pointy --pipeline Numbers -o r\n# the class's own flow")
+    assert ip.user_ns["r"].value == 6
+    ok(ip, "%%pointy --pipeline Numbers --input n=5 -o r\nsquare")
+    assert ip.user_ns["r"].value == 25
+
+
+def test_the_executor_option_and_max_workers(ip: Any) -> None:
+    ok(ip, "import threading\ndef where():\n    return threading.current_thread().name")
+    ok(ip, "%%pointy --executor thread --max-workers 2 -o r\nwhere")
+    assert ip.user_ns["r"].value.startswith("pointy")
+    ok(ip, "%%pointy --executor inline -o r\nwhere")
+    assert ip.user_ns["r"].value == threading.main_thread().name
+
+
+def test_plan_shows_what_would_run_and_runs_nothing(ip: Any) -> None:
+    ok(ip, EVENTS + "\ncalls = []\ndef noted():\n    calls.append(1)\n")
+    captured = ok(
+        ip,
+        "%%pointy --plan -o p\nfetch |-> clean || noted * 3 |-> total (0 -> Report)",
+    )
+    assert ip.user_ns["calls"] == []
+    plan = ip.user_ns["p"]
+    assert isinstance(plan, Plan)
+    frame = captured.outputs[-1].data["text/plain"]
+    assert frame.splitlines() == [
+        "         event             kind                 executor  max attempts",
+        "node                                                                  ",
+        "fetch    fetch         function                   inline             1",
+        "clean    clean         function  thread (parallel group)             1",
+        "noted    noted         function  thread (parallel group)             3",
+        "total    total  @event function                   inline             1",
+        "Report  Report  EventBase class                   inline             1",
+    ]
+
+
+def test_plan_names_a_max_workers_override(ip: Any) -> None:
+    ok(ip, EVENTS)
+    captured = ok(ip, "%%pointy --plan --executor process --max-workers 3\nfetch")
+    assert "process, 3 workers" in captured.outputs[-1].data["text/plain"]
+
+
+def test_background_returns_at_once_and_the_cancel_button_cancels(wip: Any) -> None:
+    gate = threading.Event()
+    wip.user_ns["gate"] = gate
+    ok(wip, "def wait():\n    gate.wait(10)\n    return 'done'\ndef after():\n    return 1")
+    try:
+        ok(wip, "%%pointy --background -o r\nwait -> after")
+        first: Run = wip.user_ns["r"]
+        assert not first.done
+        gate.set()
+        assert first.wait(WAIT).status == "succeeded"
+        gate.clear()
+        ok(wip, "%%pointy --background --executor thread -o r\nwait -> after")
+        second: Run = wip.user_ns["r"]
+        widget = magics(wip).session.controllers[-1].widget
+        assert isinstance(widget, RunWidget)
+        widget.command({"type": "cancel"})
+        assert second.wait(WAIT).status == "cancelled"
+        assert second.nodes["after"].state == "cancelled"
+    finally:
+        gate.set()
+
+
+def test_interrupt_cancels_the_run_and_says_so(wip: Any) -> None:
+    ok(wip, "def stop():\n    raise KeyboardInterrupt\ndef after():\n    return 1")
+    assert error(wip, "%%pointy -o r\nstop -> after") == "run cancelled"
+    cancelled: Run = wip.user_ns["r"]
+    assert cancelled.status == "cancelled"
+    assert cancelled.nodes["after"].state == "cancelled"
+    widget = magics(wip).session.controllers[-1].widget
+    assert widget.status == "cancelled"
+    result, _ = run(wip, "%%pointy\nstop")
+    assert isinstance(result.error_in_exec, RunCancelled)
+
+
+def test_timeout_cancels_a_run_that_takes_too_long(ip: Any) -> None:
+    gate = threading.Event()
+    ip.user_ns["gate"] = gate
+    ok(ip, "def wait():\n    gate.wait(10)\n    return 1")
+    try:
+        captured = ok(ip, "%%pointy --timeout 0.2 --executor thread -o r\nwait")
+    finally:
+        gate.set()
+    assert ip.user_ns["r"].status == "cancelled"
+    assert captured.stdout == "wait: cancelled\nrun cancelled: 1 cancelled\n"
+    assert captured.stderr == "run cancelled: it took longer than --timeout 0.2 s\n"
+
+
+# --- the widget ---------------------------------------------------------------------------------
+
+
+def test_the_widget_is_shown_then_updated_with_the_final_picture(wip: Any) -> None:
+    ok(wip, EVENTS)
+    captured = ok(wip, "%%pointy -o r\nfetch |-> clean")
+    first, last = captured.outputs[0], captured.outputs[-1]
+    run_id = wip.user_ns["r"].id
+    assert (
+        first.data["text/plain"]
+        == f"RunWidget(run={run_id!r}, status='pending', nodes=2, pending=2)"
+    )
+    assert last.update
+    assert last.data["text/plain"] == (
+        f"RunWidget(run={run_id!r}, status='succeeded', nodes=2, succeeded=2)"
+    )
+    assert 'data-status="succeeded"' in last.data["text/html"]
+    assert captured.stdout == ""  # no text progress with the widget
+
+
+def test_rerun_failed_from_the_widget_uses_the_events_defined_now(wip: Any) -> None:
+    ok(wip, "def fetch():\n    return 1\ndef publish(previous_result):\n    raise OSError('down')")
+    ok(wip, "%%pointy -o r\nfetch |-> publish")
+    first: Run = wip.user_ns["r"]
+    assert first.status == "failed"
+    ok(wip, "def publish(previous_result):\n    return f'published {previous_result}'")
+    controller = magics(wip).session.controllers[-1]
+    controller.widget.command({"type": "rerun", "mode": "failed", "node": None})
+    second: Run = wip.user_ns["r"]
+    assert second is not first
+    assert controller.widget.run is second
+    assert second.wait(WAIT).status == "succeeded"
+    assert second.value == "published 1"
+    assert second.nodes["fetch"].value == 1  # reused, not run again
+    controller.widget.command({"type": "rerun", "mode": "all", "node": None})
+    assert wip.user_ns["r"].wait(WAIT).status == "succeeded"
+
+
+def test_a_rerun_that_cannot_be_planned_says_why_in_the_widget(wip: Any) -> None:
+    ok(wip, "def gone():\n    return 1")
+    ok(wip, "%%pointy\ngone")
+    del wip.user_ns["gone"]
+    widget = magics(wip).session.controllers[-1].widget
+    widget.command({"type": "rerun", "mode": "all", "node": None})
+    assert widget.message == (
+        "re-run failed: PointyCellError: 1 problem in the pipeline:\n"
+        "unknown event 'gone' at line 2, column 1\n"
+        "  gone\n"
+        "  ^^^^\n"
+        "Names are looked up in the notebook: define each event above as a function, "
+        "an @event function or an EventBase subclass."
+    )
+
+
+def test_the_widget_details_show_what_a_node_printed(wip: Any) -> None:
+    ok(wip, "def talk():\n    print('hello')\n    return 1")
+    ok(wip, "%%pointy\ntalk")
+    widget = magics(wip).session.controllers[-1].widget
+    widget.command({"type": "select", "node": "talk"})
+    assert widget.detail["output"] == "hello\n"
+
+
+# --- the line magic -----------------------------------------------------------------------------
+
+
+def test_runs_lists_the_kernels_runs_with_reruns(wip: Any) -> None:
+    ok(wip, "def fetch():\n    return 1\ndef flaky():\n    raise OSError('down')")
+    ok(wip, "%%pointy -o r\n# a comment first\nfetch -> flaky")
+    ok(wip, "%%pointy -o s\nfetch")
+    ok(wip, "again = r.rerun('failed').start()")
+    frame = wip.run_line_magic("pointy", "runs")
+    assert list(frame.columns) == [
+        "run",
+        "status",
+        "started",
+        "duration",
+        "nodes",
+        "failed",
+        "pipeline",
+    ]
+    ids = [wip.user_ns[name].id for name in ("r", "s", "again")]
+    assert frame["run"].tolist() == ids
+    assert frame["status"].tolist() == ["failed", "succeeded", "failed"]
+    assert frame["nodes"].tolist() == [2, 1, 2]
+    assert frame["failed"].tolist() == [1, 0, 1]
+    assert frame["pipeline"].tolist() == ["fetch -> flaky", "fetch", "fetch -> flaky"]
+    assert str(frame["started"].dtype).startswith("datetime64")
+    assert (frame["duration"] >= 0).all()
+
+
+def test_show_displays_a_runs_widget_again(wip: Any) -> None:
+    ok(wip, "def fetch():\n    return 1")
+    ok(wip, "%%pointy -o r\nfetch")
+    widget = magics(wip).session.controllers[-1].widget
+    captured = ok(wip, "%pointy show r")
+    assert captured.outputs[0].data["text/plain"] == repr(widget)
+    ok(wip, "other = r.rerun('all').start()")
+    captured = ok(wip, "%pointy show other")
+    assert f"run={wip.user_ns['other'].id!r}" in captured.outputs[0].data["text/plain"]
+    assert magics(wip).session.controllers[-1].run is wip.user_ns["other"]
+    ok(wip, "%pointy show")  # the last one
+
+
+def test_line_magic_errors(ip: Any) -> None:
+    ok(ip, "x = 1")
+    assert error(ip, "%pointy show x") == "%pointy show: int 1 is not a Pointy run"
+    assert error(ip, "%pointy show nope") == "%pointy show: no variable 'nope' in the notebook"
+    assert error(ip, "%pointy show") == "%pointy show: no run yet"
+    assert error(ip, "%pointy stop") == (
+        "%pointy: argument command: invalid choice: 'stop' (choose from 'runs', 'show')"
+    )
+
+
+# --- completion ---------------------------------------------------------------------------------
+
+
+def completions(shell: Any, text: str) -> list[str]:
+    with provisionalcompleter():
+        return [c.text for c in shell.Completer.completions(text, len(text))]
+
+
+def test_tab_completes_event_names_in_a_pointy_body(ip: Any) -> None:
+    ok(ip, EVENTS + "\nfetch_more = fetch\nnot_an_event = 3\n_private = fetch")
+    assert completions(ip, "%%pointy\nfe") == ["fetch", "fetch_more"]
+    assert completions(ip, "%%pointy -o r\nfetch |-> cl") == ["clean"]
+    assert completions(ip, "%%pointy\nfetch->R") == ["Report"]
+    assert completions(ip, "%%pointy\nfetch ||t") == ["total"]
+    assert "abs" in completions(ip, "%%pointy\n# a")  # in a comment: Python's, as usual
+    assert "abs" in completions(ip, "x = 1\na")  # not a Pointy cell
+
+
+# --- mistakes in the cell: one short message each, with line, column and caret ----------------
+
+
+UNKNOWN_HINT = (
+    "Names are looked up in the notebook: define each event above as a function, "
+    "an @event function or an EventBase subclass."
+)
+
+
+def test_syntax_error_points_into_the_cell(ip: Any) -> None:
+    ok(ip, EVENTS)
+    assert error(ip, "%%pointy\nfetch |->\n  -> clean") == (
+        "syntax error: unexpected '->'; expected an event name, a number or '(' "
+        "at line 3, column 3\n"
+        "    -> clean\n"
+        "    ^^"
+    )
+    assert error(ip, "%%pointy\nfetch |->\n") == (
+        "syntax error: unexpected end of input; expected an event name, a number or '(' "
+        "at line 2, column 10\n"
+        "  fetch |->\n"
+        "           ^"
+    )
+    assert error(ip, "%%pointy -o r\nfetch $ clean") == (
+        "syntax error: unexpected character '$' at line 2, column 7\n  fetch $ clean\n        ^"
+    )
+    assert error(ip, "%%pointy\n# nothing yet") == (
+        "syntax error: empty pipeline; expected an event name at line 2, column 14\n"
+        "  # nothing yet\n"
+        "               ^"
+    )
+
+
+def test_unknown_names_are_all_reported_with_suggestions(ip: Any) -> None:
+    ok(ip, EVENTS + "\nlimit = 3")
+    assert error(ip, "%%pointy\nfetch |-> claen\n  |-> totl -> limit") == (
+        "3 problems in the pipeline:\n"
+        "unknown event 'claen' (did you mean 'clean'?) at line 2, column 11\n"
+        "  fetch |-> claen\n"
+        "            ^^^^^\n"
+        "unknown event 'totl' (did you mean 'total'?) at line 3, column 7\n"
+        "    |-> totl -> limit\n"
+        "        ^^^^\n"
+        "'limit' is a value of type int, not an event (a function or EventBase class)"
+        " at line 3, column 15\n"
+        "    |-> totl -> limit\n"
+        "                ^^^^^\n" + UNKNOWN_HINT
+    )
+
+
+def test_check_errors_point_into_the_cell(ip: Any) -> None:
+    ok(ip, EVENTS)
+    assert error(ip, "%%pointy\nfetch (0 -> clean, 0 -> total)") == (
+        "1 problem in the pipeline:\n"
+        "descriptor 0 appears twice in one branch group at line 2, column 20\n"
+        "  fetch (0 -> clean, 0 -> total)\n"
+        "                     ^"
+    )
+
+
+def test_missing_arguments_point_at_the_event(ip: Any) -> None:
+    ok(ip, EVENTS + "\ndef load(path):\n    return path")
+    assert error(ip, "%%pointy\nfetch -> load") == (
+        "event 'load' needs 'path', which no input field or previous result provides "
+        "(input fields: none) at line 2, column 10\n"
+        "  fetch -> load\n"
+        "           ^^^^\n"
+        "Give inputs with --input NAME=EXPR, --inputs DICT_VAR or --pipeline CLASS."
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "--executor fast",
+            "%%pointy: argument --executor: invalid choice: 'fast' "
+            "(choose from 'inline', 'thread', 'process')",
+        ),
+        ("--colour", "%%pointy: unrecognized arguments: --colour"),
+        ("--max-workers many", "%%pointy: argument --max-workers: invalid int value: 'many'"),
+        ("-o 2x", "-o takes a Python name, not '2x'"),
+        ("--max-workers 2", "--max-workers needs --executor thread or --executor process"),
+        ("--executor thread --max-workers 0", "--max-workers must be a whole number >= 1, not 0"),
+        ("--timeout 0", "--timeout must be a positive number of seconds, not 0"),
+        ("--plan --background", "--plan runs nothing: leave out --background and --timeout"),
+        ("-o fetch", "-o fetch would replace the event 'fetch'; bind the run to another name"),
+        ("--input xs", "--input takes NAME=EXPR, not 'xs'"),
+        ("--input 'x y=1'", "--input x y=1: 'x y' is not a Python name"),
+        ("--input xs=[1,", "--input xs=[1,: SyntaxError: '[' was never closed (<string>, line 1)"),
+        ("--input xs=nowhere", "--input xs=nowhere: NameError: name 'nowhere' is not defined"),
+        ("--inputs nowhere", "--inputs: no variable 'nowhere' in the notebook"),
+        ("--inputs numbers", "--inputs: 'numbers' is a list, not a dict"),
+        ("--inputs bad_keys", "--inputs: key 1 of 'bad_keys' is not a Python name"),
+        ("--pipeline Numbrs", "--pipeline: no 'Numbrs' in the notebook (did you mean 'Numbers'?)"),
+        ("--pipeline numbers", "--pipeline: 'numbers' is a list, not a Pipeline subclass"),
+        ("--pipeline Numbers --input m=1", "Numbers: unknown input 'm' (fields: n)"),
+        ("--pipeline Numbers --input n='x'", "Numbers: input field 'n' expects int, got str 'x'"),
+    ],
+)
+def test_option_mistakes(ip: Any, line: str, message: str) -> None:
+    ok(
+        ip,
+        EVENTS + "\nfrom pointy_engine import Pipeline, InputDataField\n"
+        "numbers = [1, 2]\nbad_keys = {1: 2}\n"
+        "class Numbers(Pipeline):\n    n = InputDataField(data_type=int)\n",
+    )
+    assert error(ip, f"%%pointy {line}\nfetch") == message
+
+
+def test_a_pipeline_class_without_a_flow_needs_a_body(ip: Any) -> None:
+    ok(ip, "from pointy_engine import Pipeline\nclass Empty(Pipeline):\n    pass")
+    assert error(ip, "%%pointy --pipeline Empty\n ") == (
+        "Empty has no flow: give Meta.pointy, Meta.file, a meta dict, "
+        "or a Empty.pty file beside its module"
+    )
+
+
+def test_a_syntax_error_in_a_pipeline_class_uses_its_own_lines(ip: Any) -> None:
+    ok(
+        ip,
+        "from pointy_engine import Pipeline\nclass Broken(Pipeline):\n"
+        "    class Meta:\n        pointy = 'a ->'\n",
+    )
+    assert error(ip, "%%pointy --pipeline Broken\n# its own flow") == (
+        "syntax error: unexpected end of input; expected an event name, a number or '(' "
+        "at line 1, column 5\n  a ->\n      ^"
+    )
+
+
+# --- output routing -----------------------------------------------------------------------------
+
+
+class FakeOutput:
+    """Stands in for ipywidgets.Output: the sink only assigns its `outputs` tuple."""
+
+    def __init__(self) -> None:
+        self.outputs: tuple[dict[str, str], ...] = ()
+
+
+class FakeStream:
+    encoding = "utf-8"
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_routers_send_what_a_run_context_writes_to_its_sink() -> None:
+    stream, output = FakeStream(), FakeOutput()
+    sink = OutputSink(output)
+    router = StreamRouter(stream, "stderr")
+    router.write("kernel\n")
+    context = contextvars.copy_context()
+    context.run(current_sink.set, sink)
+    context.run(router.write, "from the run\n")
+    context.run(router.write, "more\n")
+    context.run(router.flush)
+    assert stream.text == "kernel\n"
+    assert output.outputs == (
+        {"output_type": "stream", "name": "stderr", "text": "from the run\nmore\n"},
+    )
+    assert router.encoding == "utf-8"  # everything else is the wrapped stream's
+
+
+def test_a_sink_keeps_streams_apart_and_only_the_tail() -> None:
+    output = FakeOutput()
+    sink = OutputSink(output)
+    sink.write("stdout", "a")
+    sink.write("stderr", "b")
+    sink.write("stdout", "x" * (OUTPUT_LIMIT + 10))
+    sink.flush()
+    assert [(o["name"], len(o["text"])) for o in output.outputs] == [
+        ("stdout", 1),
+        ("stderr", 1),
+        ("stdout", OUTPUT_LIMIT),
+    ]
+    assert output.outputs[-1]["text"].startswith("…x")
+
+
+def test_thread_pool_tasks_run_in_the_submitters_context() -> None:
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="none")
+    pool = context_thread_pool(ExecutorInitializerConfig(max_workers=1))
+    try:
+        context = contextvars.copy_context()
+        context.run(marker.set, "cell 7")
+        assert context.run(pool.submit, marker.get).result() == "cell 7"
+        assert pool.submit(marker.get).result() == "none"
+    finally:
+        pool.shutdown()
+
+
+def test_installed_routers_come_out_again() -> None:
+    before = sys.stdout, sys.stderr
+    uninstall = install_routers()
+    try:
+        assert isinstance(sys.stdout, StreamRouter)
+        assert sys.stdout.stream is before[0]
+    finally:
+        uninstall()
+    assert (sys.stdout, sys.stderr) == before
+
+
+# --- in a real kernel ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from jupyter_client.manager import KernelManager
+
+    base = tmp_path_factory.mktemp("kernel")
+    manager = KernelManager(kernel_name="python3", connection_file=str(base / "kernel.json"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    manager.start_kernel(env={**env, "IPYTHONDIR": str(base / "ipython")})
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        execute(client, "%load_ext pointy_jupyter\nimport threading\ngate = threading.Event()")
+        yield manager, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def execute(client: Any, code: str, on_display: Any = None) -> list[dict[str, Any]]:
+    """Run `code`; the iopub messages until the kernel is idle again, of any parent."""
+    msg_id = client.execute(code)
+    messages = []
+    while True:
+        message = client.get_iopub_msg(timeout=30)
+        message["mine"] = message["parent_header"].get("msg_id") == msg_id
+        messages.append(message)
+        if message["mine"] and message["msg_type"] == "display_data" and on_display:
+            on_display()
+            on_display = None
+        if message["mine"] and message["content"].get("execution_state") == "idle":
+            return messages
+
+
+def of_type(messages: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """The contents of the messages of one type that the executed cell itself sent."""
+    return [m["content"] for m in messages if m["mine"] and m["msg_type"] == kind]
+
+
+def printed(messages: list[dict[str, Any]]) -> str:
+    return "".join(content["text"] for content in of_type(messages, "stream"))
+
+
+def synced_outputs(messages: list[dict[str, Any]]) -> str:
+    """The text an Output widget received, from the widget comm messages (any parent)."""
+    return "".join(
+        output.get("text", "")
+        for message in messages
+        if message["msg_type"] == "comm_msg"
+        for output in message["content"]["data"].get("state", {}).get("outputs", ())
+    )
+
+
+@pytest.mark.slow
+def test_kernel_interrupt_cancels_the_run_with_a_short_message(kernel: Any) -> None:
+    manager, client = kernel
+    execute(client, "gate.clear()\ndef wait():\n    gate.wait(30)")
+    messages = execute(client, "%%pointy -o r\nwait", on_display=manager.interrupt_kernel)
+    assert [e["traceback"] for e in of_type(messages, "error")] == [["run cancelled"]]
+    final = of_type(messages, "update_display_data")[-1]["data"]["text/plain"]
+    assert "status='cancelled'" in final
+    assert printed(execute(client, "print(r.status)")) == "cancelled\n"
+
+
+@pytest.mark.slow
+def test_kernel_background_output_goes_under_the_starting_cell(kernel: Any) -> None:
+    _, client = kernel
+    execute(client, "gate.clear()\ndef late():\n    gate.wait(30)\n    print('late print')")
+    started = execute(client, "%%pointy --background -o bg\nlate")
+    shown = [d["data"]["text/plain"] for d in of_type(started, "display_data")]
+    assert shown[-1] == "Output()"
+    later = execute(client, "gate.set()\nbg.wait(30)\nprint(bg.status)")
+    assert printed(later) == "succeeded\n"  # not the event's print
+    seen = started + later
+    while "late print\n" not in synced_outputs(seen):  # the sink's last sync may come later
+        message = client.get_iopub_msg(timeout=10)
+        message["mine"] = False
+        seen.append(message)
