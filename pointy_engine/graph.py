@@ -147,6 +147,22 @@ def iter_nodes(block: Block) -> Iterator[Node]:
             yield from iter_nodes(arm.body)
 
 
+def iter_parallel_groups(root: Block) -> Iterator[Parallel]:
+    """Every parallel group of a block tree, outer groups before the groups inside them."""
+    stack = [root]
+    while stack:
+        block = stack.pop()
+        kind = type(block)
+        if kind is Parallel:
+            yield block
+            stack.extend(block.members)
+        elif kind is Sequence:
+            stack.extend(block.items)
+        elif kind is Branch:
+            stack.append(block.head)
+            stack.extend(arm.body for arm in block.arms)
+
+
 def node_edges(graph: Graph) -> list[Edge]:
     """Edges between nodes only: a parallel group is replaced by its members' end points."""
     edges: list[Edge] = []

@@ -18,7 +18,7 @@ from typing import Any
 from .errors import PointyError
 from .events import EventBase, EventExecutionEvaluationState, EventSettings, FunctionEvent
 from .executors import PARALLEL_FALLBACK, ExecutorChoice, Executors
-from .graph import Block, Branch, Graph, Node, Parallel, Sequence, iter_nodes
+from .graph import Block, Graph, Node, iter_nodes, iter_parallel_groups
 from .invoke import CLASS, FUNCTION, PLAIN
 from .language.check import unknown_event_error
 
@@ -217,17 +217,8 @@ def _not_events(nodes: list[Node], events: Mapping[str, Any]) -> dict[str, str]:
 
 def _nodes_in_parallel(root: Block) -> set[str]:
     inside: set[str] = set()
-    stack = [root]
-    while stack:
-        block = stack.pop()
-        kind = type(block)
-        if kind is Parallel:
-            inside.update(node.id for node in iter_nodes(block))
-        elif kind is Sequence:
-            stack.extend(block.items)
-        elif kind is Branch:
-            stack.append(block.head)
-            stack.extend(arm.body for arm in block.arms)
+    for group in iter_parallel_groups(root):
+        inside.update(node.id for node in iter_nodes(group))
     return inside
 
 
@@ -235,24 +226,15 @@ def _group_states(root: Block, tasks: dict[str, Task]) -> dict[str, EventExecuti
     """A group is judged by the first member event that sets a non-default evaluation state."""
     default = EventExecutionEvaluationState.SUCCESS_ON_ALL_EVENTS_SUCCESS
     states: dict[str, EventExecutionEvaluationState] = {}
-    stack = [root]
-    while stack:
-        block = stack.pop()
-        kind = type(block)
-        if kind is Parallel:
-            chosen = default
-            for node in iter_nodes(block):
-                state = tasks[node.id].settings.execution_evaluation_state
-                if state is not default:
-                    chosen = state
-                    break
-            states[block.group] = chosen
-            stack.extend(block.members)
-        elif kind is Sequence:
-            stack.extend(block.items)
-        elif kind is Branch:
-            stack.append(block.head)
-            stack.extend(arm.body for arm in block.arms)
+    for group in iter_parallel_groups(root):
+        states[group.group] = next(
+            (
+                state
+                for node in iter_nodes(group)
+                if (state := tasks[node.id].settings.execution_evaluation_state) is not default
+            ),
+            default,
+        )
     return states
 
 

@@ -140,6 +140,7 @@ class Run:
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._sequence = itertools.count()
         self._in_flight: dict[int, tuple[Task, _Frame, int, Any, Any, int]] = {}
+        self._capturing = False  # capture installed by this run's loop, to undo at the end
         self._pools: dict[int, tuple[Executor, bool]] = {}  # by id() of the plan's choices
         # Retries waiting for their timer. Timeout timers are not counted: one whose event
         # already finished must not keep the run alive until its deadline.
@@ -300,11 +301,12 @@ class Run:
 
     def _loop(self) -> None:
         self._loop_thread_name = threading.current_thread().name
-        if self._capture:
-            capture.install()
-        self.status = "running"
         ready = self._ready
-        try:
+        try:  # from the first statement: a Ctrl-C anywhere still ends the run cleanly
+            if self._capture:
+                capture.install()
+                self._capturing = True
+            self.status = "running"
             self._emit("", "", 0, "running", self._loop_thread_name)
             ready.append((self._start, (self.graph.root, _Root(), 0, None)))
             while True:
@@ -652,7 +654,8 @@ class Run:
         try:
             self._emit("", "", 0, self.status, self._loop_thread_name, crash)
         finally:
-            if self._capture:
+            if self._capturing:
+                self._capturing = False
                 capture.uninstall()
             if self._own_executors:
                 self.plan.executors.shutdown(wait=False, cancel_futures=True)

@@ -31,18 +31,7 @@ from pointy_jupyter.widget import RunWidget
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
 STATIC = pathlib.Path(__file__).resolve().parents[1] / "pointy_jupyter" / "static"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TRAITS = (
     "graph_json",
     "nodes_json",
@@ -155,21 +144,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     httpd.shutdown()
     httpd.server_close()
     thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-        )
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -1,33 +1,17 @@
 """Fakes for the widget tests, shaped as docs/design.md describes the engine's objects.
 
-They stand in for `pointy_engine.records.Record`, a run (its record stream and node results) and
-its graph, and drive the widget's follower by hand. Times are binary fractions so durations
-compare exactly.
+Records are the engine's own; a fake run (its record stream and node results) and its graph
+stand in for the engine's, and drive the widget's follower by hand. Times are binary fractions so
+durations compare exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-
-class ErrorInfo(NamedTuple):
-    type: str
-    message: str
-    traceback: str
-
-
-class Record(NamedTuple):
-    run_id: str
-    node: str
-    event: str
-    attempt: int
-    state: str
-    time: float
-    worker: str
-    error: ErrorInfo | None
-    descriptor: int | None
+from pointy_engine.records import ErrorInfo, Record
 
 
 def rec(
