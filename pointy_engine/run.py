@@ -141,6 +141,8 @@ class Run:
         self._sequence = itertools.count()
         self._in_flight: dict[int, tuple[Task, _Frame, int, Any, Any, int]] = {}
         self._capturing = False  # capture installed by this run's loop, to undo at the end
+        self._now = self._clock.time  # bound once: records are the hot path
+        self._publish = self.stream.emit
         self._pools: dict[int, tuple[Executor, bool]] = {}  # by id() of the plan's choices
         # Retries waiting for their timer. Timeout timers are not counted: one whose event
         # already finished must not keep the run alive until its deadline.
@@ -293,10 +295,8 @@ class Run:
         error: ErrorInfo | None = None,
         descriptor: int | None = None,
     ) -> None:
-        self.stream.emit(
-            Record(
-                self.id, node, event, attempt, state, self._clock.time(), worker, error, descriptor
-            )
+        self._publish(
+            Record(self.id, node, event, attempt, state, self._now(), worker, error, descriptor)
         )
 
     def _loop(self) -> None:
@@ -395,7 +395,7 @@ class Run:
         result.state = RUNNING
         result.attempts = attempt
         if attempt == 1:
-            result.started = self._clock.time()
+            result.started = self._now()
         kwargs = task.kwargs
         if task.wants_previous:
             kwargs = {**kwargs, "previous_result": previous}
@@ -515,7 +515,7 @@ class Run:
             result.value = outcome.value
             result.descriptor = outcome.descriptor
             result.error = None
-            result.finished = self._clock.time()
+            result.finished = self._now()
             self._emit(
                 node.id, node.name, attempt, SUCCEEDED, outcome.worker, None, outcome.descriptor
             )
@@ -553,7 +553,7 @@ class Run:
         result.value = outcome.value
         result.error = info
         result.descriptor = outcome.descriptor
-        result.finished = self._clock.time()
+        result.finished = self._now()
         self._failures.add(node.id)
         self._emit(node.id, node.name, attempt, FAILED, outcome.worker, info, outcome.descriptor)
         settings = task.settings
@@ -588,7 +588,7 @@ class Run:
         if self._stopped:  # the run stopped while this node waited: its last failure stands
             result = self.nodes[task.node.id]
             result.state = FAILED
-            result.finished = self._clock.time()
+            result.finished = self._now()
             self._failures.add(task.node.id)
             self._emit(
                 task.node.id, task.node.name, attempt - 1, FAILED, result.worker, result.error, 0
@@ -635,7 +635,7 @@ class Run:
         for result in self.nodes.values():
             if result.state in (RUNNING, RETRYING, PENDING):
                 result.state = CANCELLED
-                result.finished = self._clock.time()
+                result.finished = self._now()
                 self._emit(result.id, result.event, result.attempts, CANCELLED)
 
     def _finish(self, crash: ErrorInfo | None = None) -> None:
