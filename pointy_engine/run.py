@@ -206,6 +206,7 @@ class Run:
         if self._started:
             raise PointyError(f"run {self.id} was already started; use rerun() for another run")
         self._started = True
+        self.status = "running"  # already, so a background run never reads as pending
         if background:
             self._thread = threading.Thread(
                 target=self._loop, name=f"pointy-run-{self.id}", daemon=True

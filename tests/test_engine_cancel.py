@@ -107,7 +107,9 @@ def test_cancel_a_background_run():
     log, started, release = Log(), threading.Event(), threading.Event()
     run = make_run("A -> B", {"A": blocking("A", started, release, log), "B": recorder(log, "B")})
     try:
+        assert run.status == "pending"
         assert run.start(background=True) is run
+        assert run.status == "running"  # at once, not when the loop thread gets going
         assert started.wait(WAIT)
         assert not run.done
         run.cancel()
