@@ -14,11 +14,12 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import PointyError
+from .threads import WorkerThreads
 
 INLINE = "inline"
 
@@ -94,7 +95,7 @@ def _process_context() -> Any:
 
 
 def _thread_pool(config: ExecutorInitializerConfig) -> Executor:
-    return ThreadPoolExecutor(
+    return WorkerThreads(
         max_workers=config.max_workers or min(32, (os.cpu_count() or 1) + 4),
         thread_name_prefix=config.thread_name_prefix or "pointy",
     )

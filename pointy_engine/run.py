@@ -29,6 +29,7 @@ from .graph import Block, Graph, Node, Parallel, Sequence, iter_nodes, node_edge
 from .invoke import Attempt, invoke, invoke_by_value, invoke_captured, pack, unpack
 from .plan import Plan, Task
 from .records import ErrorInfo, Listener, Record, RecordStream
+from .threads import WorkerThreads
 
 PENDING, RUNNING, RETRYING = "pending", "running", "retrying"
 SUCCEEDED, FAILED, SKIPPED, CANCELLED = "succeeded", "failed", "skipped", "cancelled"
@@ -37,6 +38,7 @@ RUN_STATES = ("pending", "running", SUCCEEDED, FAILED, CANCELLED)
 
 RerunMode = Literal["all", "failed", "from"]
 _CANCEL = object()  # the inbox message that asks the loop to cancel
+_DISPATCH, _REPORTING, _CALLBACK = 0, 1, 2  # how work reaches an executor (see Run._pool_for)
 
 
 class NodeResult:
@@ -143,7 +145,7 @@ class Run:
         self._capturing = False  # capture installed by this run's loop, to undo at the end
         self._now = self._clock.time  # bound once: records are the hot path
         self._publish = self.stream.emit
-        self._pools: dict[int, tuple[Executor, bool]] = {}  # by id() of the plan's choices
+        self._pools: dict[int, tuple[Executor, int]] = {}  # by id() of the plan's choices
         # Retries waiting for their timer. Timeout timers are not counted: one whose event
         # already finished must not keep the run alive until its deadline.
         self._retrying = 0
@@ -415,47 +417,64 @@ class Run:
             self._settle(task, parent, slot, previous, attempt, outcome)
             return
         token = next(self._sequence)
+        entry = (task, parent, slot, previous, None, attempt)
+        self._in_flight[token] = entry  # before any worker can look for it
         try:
-            pool, direct = self._pools.get(id(choice)) or self._pool_for(choice)
+            pool, mode = self._pools.get(id(choice)) or self._pool_for(choice)
+            future = None
             if choice.by_value:
                 future = pool.submit(
                     invoke_by_value, pack(task.target, task.style, kwargs, previous, self._capture)
                 )
-            elif self._capture:
-                sink = []
-                self._sinks[token] = sink
-                call = (invoke_captured, task.target, task.style, kwargs, previous, sink)
-                if direct:
-                    future = pool.submit(_report, self._inbox, token, *call)
+            else:
+                if self._capture:
+                    sink: list[str] = []
+                    self._sinks[token] = sink
+                    call: tuple[Any, ...] = (
+                        invoke_captured,
+                        task.target,
+                        task.style,
+                        kwargs,
+                        previous,
+                        sink,
+                    )
+                else:
+                    call = (invoke, task.target, task.style, kwargs, previous)
+                if mode == _DISPATCH:
+                    pool.dispatch(_report, self._inbox, self._in_flight, token, *call)
+                elif mode == _REPORTING:
+                    future = pool.submit(_report, self._inbox, None, token, *call)
                 else:
                     future = pool.submit(*call)
-            elif direct:
-                future = pool.submit(
-                    _report, self._inbox, token, invoke, task.target, task.style, kwargs, previous
-                )
-            else:
-                future = pool.submit(invoke, task.target, task.style, kwargs, previous)
         except Exception as error:  # the executor refused the work (shut down, not picklable)
+            del self._in_flight[token]
             self._emit(node.id, node.name, attempt, RUNNING, "")
             self._settle(
                 task, parent, slot, previous, attempt, Attempt(False, None, 0, error, "", 0.0)
             )
             return
-        self._in_flight[token] = (task, parent, slot, previous, future, attempt)
+        if future is not None:
+            self._in_flight[token] = (task, parent, slot, previous, future, attempt)
         self._emit(node.id, node.name, attempt, RUNNING, "")
-        if not direct or choice.by_value:
+        if mode == _CALLBACK or choice.by_value:
             future.add_done_callback(lambda done, token=token: self._inbox.put((token, done)))
         if task.settings.timeout is not None:
             deadline = self._clock.monotonic() + task.settings.timeout
             heapq.heappush(self._timers, (deadline, next(self._sequence), self._time_out, (token,)))
 
-    def _pool_for(self, choice: ExecutorChoice) -> tuple[Executor, bool]:
-        """The executor for `choice`, cached for this run. Thread pools report straight into
-        the inbox (`_report`): no done-callback and no future to read on the loop thread."""
+    def _pool_for(self, choice: ExecutorChoice) -> tuple[Executor, int]:
+        """The executor for `choice` and how to hand it work, cached for this run. The engine's
+        own threads take work without a future (`dispatch`); other thread pools get a task that
+        reports straight into the inbox; any other executor gets a done-callback."""
         pool = self.plan.executors.get(choice)
-        entry = (pool, isinstance(pool, ThreadPoolExecutor))
-        self._pools[id(choice)] = entry
-        return entry
+        if isinstance(pool, WorkerThreads):
+            mode = _DISPATCH
+        elif isinstance(pool, ThreadPoolExecutor):
+            mode = _REPORTING
+        else:
+            mode = _CALLBACK
+        self._pools[id(choice)] = (pool, mode)
+        return pool, mode
 
     def _collect(self, token: int, future: Any) -> None:
         entry = self._in_flight.pop(token, None)
@@ -487,7 +506,8 @@ class Run:
         if entry is None:
             return
         task, parent, slot, previous, future, attempt = entry
-        future.cancel()
+        if future is not None:
+            future.cancel()
         error = TimeoutError(
             f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
         )
@@ -630,7 +650,8 @@ class Run:
         self._timers.clear()
         self._retrying = 0
         for entry in self._in_flight.values():
-            entry[4].cancel()
+            if entry[4] is not None:
+                entry[4].cancel()
         self._in_flight.clear()
         self._ready.clear()
         for result in self.nodes.values():
@@ -738,9 +759,16 @@ _Root.child_done = _root_done  # type: ignore[attr-defined]
 
 
 def _report(
-    inbox: queue.SimpleQueue[Any], token: int, call: Callable[..., Attempt], *args: Any
+    inbox: queue.SimpleQueue[Any],
+    live: dict[int, Any] | None,
+    token: int,
+    call: Callable[..., Attempt],
+    *args: Any,
 ) -> None:
-    """Thread-pool side: run the attempt and hand the result to the run's loop."""
+    """Worker side: run the attempt and hand the result to the run's loop. With `live`, work
+    the run gave up on (cancelled, timed out) before a worker took it is not started at all."""
+    if live is not None and token not in live:
+        return
     try:
         attempt = call(*args)
     except BaseException as error:  # SystemExit and the like: still a failed attempt

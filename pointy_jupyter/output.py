@@ -5,8 +5,8 @@ background run, a re-run from the widget's buttons) carries the old cell's paren
 JupyterLab drops once that cell's request is done, and ipykernel sends a print from a thread it
 knows nothing about to whichever cell runs now. So:
 
-- thread pools run each task in a copy of the submitting thread's `contextvars` context, so an
-  event on a worker thread prints as if it ran where its run's loop runs;
+- the engine's thread pools run each task in a copy of the submitting thread's `contextvars`
+  context, so an event on a worker thread prints as if it ran where its run's loop runs;
 - a run started in the background sets `current_sink` to an `OutputSink` (an ipywidgets `Output`
   shown under the run's widget) in its own context, and `StreamRouter`s standing in for
   `sys.stdout` / `sys.stderr` send what is written in that context there.
@@ -15,14 +15,10 @@ knows nothing about to whichever cell runs now. So:
 from __future__ import annotations
 
 import contextvars
-import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
-
-from pointy_engine.executors import ExecutorInitializerConfig
 
 from .widget_state import Throttle
 
@@ -31,21 +27,6 @@ OUTPUT_LIMIT = 100_000  # characters kept per stream in an Output (the tail)
 current_sink: contextvars.ContextVar[OutputSink | None] = contextvars.ContextVar(
     "pointy_output_sink", default=None
 )
-
-
-class ContextThreadPool(ThreadPoolExecutor):
-    """A thread pool whose tasks run in a copy of the submitter's context."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
-
-
-def context_thread_pool(config: ExecutorInitializerConfig) -> Executor:
-    """The `thread` executor factory for a kernel (same defaults as the engine's)."""
-    return ContextThreadPool(
-        max_workers=config.max_workers or min(32, (os.cpu_count() or 1) + 4),
-        thread_name_prefix=config.thread_name_prefix or "pointy",
-    )
 
 
 class OutputSink:

@@ -20,7 +20,7 @@ from .controller import RunController
 from .errors import PointyCellError, reported
 from .history import RunHistory
 from .options import CellOptions
-from .output import context_thread_pool, install_routers
+from .output import install_routers
 from .progress import TextProgress
 from .spec import RunSpec
 
@@ -34,7 +34,8 @@ class Session:
         # Widgets need a front end; terminal IPython gets text progress. Tests may force it.
         self.widgets = in_kernel if widgets is None else widgets
         self.routes_output = in_kernel
-        self.executors = Executors(factories={"thread": context_thread_pool})
+        # The engine's thread pools run tasks in the submitter's context: output stays attributed.
+        self.executors = Executors()
         self.history = RunHistory()
         self.controllers: list[RunController] = []
         self.closed = False

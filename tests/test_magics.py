@@ -25,10 +25,10 @@ from pointy_jupyter.output import (
     OUTPUT_LIMIT,
     OutputSink,
     StreamRouter,
-    context_thread_pool,
     current_sink,
     install_routers,
 )
+from pointy_jupyter.session import Session
 from pointy_jupyter.widget import RunWidget
 
 WAIT = 10.0  # seconds a test waits for a background run before failing
@@ -634,7 +634,8 @@ def test_a_sink_keeps_streams_apart_and_only_the_tail() -> None:
 
 def test_thread_pool_tasks_run_in_the_submitters_context() -> None:
     marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="none")
-    pool = context_thread_pool(ExecutorInitializerConfig(max_workers=1))
+    executors = Session(object()).executors  # what a kernel's session runs thread events on
+    pool = executors.get(executors.choose("thread", ExecutorInitializerConfig(max_workers=1), "e"))
     try:
         context = contextvars.copy_context()
         context.run(marker.set, "cell 7")

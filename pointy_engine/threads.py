@@ -1,0 +1,104 @@
+"""The engine's thread pool: `concurrent.futures` semantics, plus a path without futures.
+
+Runs hand work to threads with `dispatch(fn, *args)`: no `Future`, no work-item object and no
+condition variable per task (the result travels back through the run's own inbox), which is most
+of what a task costs a `ThreadPoolExecutor`. `submit` gives the usual `Future` for everyone else.
+Every task runs in a copy of the submitting thread's `contextvars` context (as `asyncio.to_thread`
+does), so what a task prints or logs is attributed as if it ran where it was submitted: in a
+notebook, under the cell that started the run.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from queue import SimpleQueue
+from typing import Any
+
+_STOP = None  # a worker that takes this leaves
+_log = logging.getLogger("pointy_engine")
+
+
+class WorkerThreads(Executor):
+    """Up to `max_workers` daemon threads named `<prefix>_<n>`, started as work arrives."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "pointy") -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, not {max_workers}")
+        self.max_workers = max_workers
+        self._prefix = thread_name_prefix
+        self._work: SimpleQueue[Any] = SimpleQueue()
+        self._idle = threading.Semaphore(0)  # one count per worker waiting for work
+        self._threads: list[threading.Thread] = []
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def dispatch(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` on a worker. `fn` reports its own outcome: what it raises is only
+        logged (to the `pointy_engine` logger), and the worker goes on."""
+        if self._closed:
+            raise RuntimeError("cannot dispatch work after shutdown")
+        self._work.put((contextvars.copy_context(), fn, args))
+        if not self._idle.acquire(blocking=False):
+            self._add_worker()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.dispatch(_settle_future, future, fn, args, kwargs)
+        return future
+
+    def _add_worker(self) -> None:
+        with self._lock:
+            if len(self._threads) >= self.max_workers or self._closed:
+                return
+            thread = threading.Thread(
+                target=self._serve, name=f"{self._prefix}_{next(self._numbers)}", daemon=True
+            )
+            self._threads.append(thread)
+        thread.start()
+
+    def _serve(self) -> None:
+        work, idle = self._work, self._idle
+        while True:
+            item = work.get()
+            if item is _STOP:
+                return
+            context, fn, args = item
+            try:
+                context.run(fn, *args)
+            except BaseException:  # dispatch's contract is that fn reports its own outcome
+                _log.exception("work dispatched to %s raised; the worker goes on", self._prefix)
+            del item, context, fn, args  # let results go before waiting again
+            idle.release()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        if cancel_futures:
+            while not self._work.empty():
+                item = self._work.get_nowait()
+                if item is not _STOP and item[1] is _settle_future:
+                    item[2][0].cancel()
+        for _ in threads:
+            self._work.put(_STOP)
+        if wait:
+            for thread in threads:
+                if thread is not threading.current_thread():
+                    thread.join()
+
+
+def _settle_future(future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as error:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
