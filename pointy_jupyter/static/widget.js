@@ -455,7 +455,9 @@ function render({ model, el }) {
     const run = model.get("run_id");
     status.dataset.status = state;
     root.dataset.status = state;
-    statusText.textContent = `${run ? `Run ${run}` : "Pointy"} · ${state} · ${done}/${views.length} done${failed ? ` · ${failed} failed` : ""}`;
+    statusText.textContent = run
+      ? `Run ${run} · ${state} · ${done}/${views.length} done${failed ? ` · ${failed} failed` : ""}`
+      : `Plan · ${views.length} node${views.length === 1 ? "" : "s"} · nothing runs`;
     message.textContent = live.message || "";
   }
 
