@@ -222,35 +222,47 @@ class _Lowering:
         steps = flow.steps
         if len(steps) == 1:
             return self.step(steps[0], retry)
-        items: list[Block] = []
+        items = self.blocks(steps, retry)
+        if not any(type(block) is Sequence for block in items):
+            return Sequence(tuple(items), flow.links)
+        # A parenthesised sequence joins its parent's, links and all.
+        spliced: list[Block] = []
         links: list[str] = []
-        step = self.step
-        for index, node in enumerate(steps):
-            block = step(node, retry)
-            if type(block) is Sequence:  # a parenthesised sequence joins its parent's
-                if index:
-                    links.append(flow.links[index - 1])
-                items.extend(block.items)
-                links.extend(block.links)
-                continue
+        for index, block in enumerate(items):
             if index:
                 links.append(flow.links[index - 1])
-            items.append(block)
-        return Sequence(tuple(items), tuple(links))
+            if type(block) is Sequence:
+                spliced.extend(block.items)
+                links.extend(block.links)
+            else:
+                spliced.append(block)
+        return Sequence(tuple(spliced), tuple(links))
+
+    def blocks(self, steps: tuple[ast.Step, ...], retry: int | None) -> list[Block]:
+        """The blocks of consecutive steps. Plain event names, by far the commonest step,
+        are lowered right here: this loop is what a 100,000-event chain or fan-out costs."""
+        seen, nodes, step = self.seen, self.nodes, self.step
+        blocks: list[Block] = []
+        for item in steps:
+            if type(item) is ast.EventRef:
+                name = item.name
+                count = seen.get(name, 0) + 1
+                seen[name] = count
+                node = Node(name if count == 1 else f"{name}#{count}", name, retry, item.span)
+                nodes.append(node)
+                blocks.append(node)
+            else:
+                blocks.append(step(item, retry))
+        return blocks
 
     def step(self, step: ast.Step, retry: int | None) -> Block:
         kind = type(step)
         if kind is ast.EventRef:
-            name = step.name
-            count = self.seen.get(name, 0) + 1
-            self.seen[name] = count
-            node = Node(name if count == 1 else f"{name}#{count}", name, retry, step.span)
-            self.nodes.append(node)
-            return node
+            return self.blocks((step,), retry)[0]
         if kind is ast.Parallel:
             self.groups += 1
             group = f"g{self.groups}"
-            return Parallel(group, tuple(self.step(member, retry) for member in step.members))
+            return Parallel(group, tuple(self.blocks(step.members, retry)))
         if kind is ast.Retry:
             # The nearest factor wins. On a group it reaches every event inside; on a branched
             # event only the event itself, its arms keep what they inherited.
