@@ -9,12 +9,11 @@ an `Executor` instance (used as is, never shut down by Pointy), or a name regist
 from __future__ import annotations
 
 import inspect
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -84,14 +83,29 @@ class ExecutorChoice:
 ExecutorFactory = Callable[[ExecutorInitializerConfig], Executor]
 
 
+# multiprocessing costs ~20 ms to import: only pipelines that use processes pay for it.
+
+
+def _multiprocessing() -> Any:
+    import multiprocessing
+
+    return multiprocessing
+
+
+def _is_process_pool(kind: type) -> bool:
+    """Whether `kind` is a ProcessPoolExecutor; if that module was never imported, it is not."""
+    module = sys.modules.get("concurrent.futures.process")
+    return module is not None and issubclass(kind, module.ProcessPoolExecutor)
+
+
 def _process_context() -> Any:
     # fork is unsafe in a process with threads (a notebook kernel always has some).
     method = (
         "forkserver"
-        if sys.platform != "win32" and "forkserver" in multiprocessing.get_all_start_methods()
+        if sys.platform != "win32" and "forkserver" in _multiprocessing().get_all_start_methods()
         else "spawn"
     )
-    return multiprocessing.get_context(method)
+    return _multiprocessing().get_context(method)
 
 
 def _thread_pool(config: ExecutorInitializerConfig) -> Executor:
@@ -105,11 +119,13 @@ def _process_pool(config: ExecutorInitializerConfig) -> Executor:
     options: dict[str, Any] = {"max_workers": config.max_workers, "mp_context": _process_context()}
     if config.max_tasks_per_child is not None:
         options["max_tasks_per_child"] = config.max_tasks_per_child
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(**options)
 
 
 def _from_class(kind: type[Executor], config: ExecutorInitializerConfig) -> Executor:
-    if issubclass(kind, ProcessPoolExecutor):
+    if _is_process_pool(kind):
         options: dict[str, Any] = {"mp_context": _process_context()}
     else:
         options = {}
@@ -164,9 +180,9 @@ class Executors:
                 raise PointyError(f"event {owner!r}: unknown executor {executor!r}; known: {known}")
             return ExecutorChoice(executor, config, executor in self._by_value)
         if isinstance(executor, type) and issubclass(executor, Executor):
-            return ExecutorChoice(executor, config, issubclass(executor, ProcessPoolExecutor))
+            return ExecutorChoice(executor, config, _is_process_pool(executor))
         if isinstance(executor, Executor):
-            return ExecutorChoice(executor, config, isinstance(executor, ProcessPoolExecutor))
+            return ExecutorChoice(executor, config, _is_process_pool(type(executor)))
         raise PointyError(
             f"event {owner!r}: executor must be 'inline', 'thread', 'process', a registered name, "
             f"an Executor class or instance, not {executor!r}"
