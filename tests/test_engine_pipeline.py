@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 from engine_support import Log, recorder, run_flow
@@ -446,3 +448,18 @@ def test_a_plan_describes_what_would_run_where():
             "max attempts": 3,
         },
     ]
+
+
+def test_a_pipeline_draws_its_flow_as_text_and_as_an_image(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Drawn(Pipeline):
+        meta = {"pointy": "A |-> B (0 -> C) -> D * 2"}
+
+    Drawn().draw_ascii_graph()
+    assert capsys.readouterr().out == "A\n|-> B\n    `-[0]-> C\n-> D * 2  (sink)\n"
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    image = Drawn().draw_graphviz_image(directory=tmp_path, format="svg")
+    assert image == tmp_path / "Drawn.svg"
+    assert "<svg" in image.read_text()
