@@ -216,11 +216,15 @@ def render_snapshot(
     """
     if counts is None:
         counts = state_counts(view["state"] for view in nodes.values())
-    run = f"<b>{_text(run_id)}</b> " if run_id else ""
     note = f" — {_text(message)}" if message else ""
+    if run_id:
+        title = f"Pointy run <b>{_text(run_id)}</b> {_text(summary_text(status, counts))}"
+    else:  # a graph with no run behind it: `%%pointy --plan`
+        total = len(nodes)
+        title = f"Pointy plan: {total} node{'' if total == 1 else 's'}, nothing runs"
     head = (
         f'<div class="pointy-status" data-status="{_attr(status)}" style="margin:2px 0 6px">'
-        f"Pointy run {run}{_text(summary_text(status, counts))}{note}</div>"
+        f"{title}{note}</div>"
     )
     root = graph.get("root")
     try:

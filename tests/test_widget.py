@@ -960,7 +960,7 @@ def test_snapshot_of_a_huge_graph_is_a_summary() -> None:
 def test_snapshot_without_a_run() -> None:
     html = RunWidget().snapshot_html()
     assert 'data-status="pending"' in html
-    assert "Pointy run pending" in html
+    assert "Pointy plan: 0 nodes, nothing runs" in html
 
 
 def test_arm_status() -> None:
