@@ -52,9 +52,7 @@ def build_spec(
     else:
         shift = 1
         with reported():
-            # IPython ends the body with a newline; without it "unexpected end of input" points
-            # just after the last token instead of at an empty line below the cell.
-            graph = build_graph(body.rstrip())
+            graph = build_graph(body)
     if options.out is not None and options.out in {node.name for node in graph.nodes}:
         raise PointyCellError(
             f"-o {options.out} would replace the event {options.out!r}; bind the run to "

@@ -357,7 +357,8 @@ def _syntax_error(source: str, token: Any, parser: Any, depth: int) -> PointySyn
     expected = [TOKEN_DISPLAY[name] for name in _EXPECTED_ORDER if name in acceptable]
     if token is None:
         if not source.strip() or _only_comments(source):
-            return PointySyntaxError("empty pipeline", source, len(source), ("an event name",))
+            end = len(source.rstrip())  # where the text stops, not below it
+            return PointySyntaxError("empty pipeline", source, end, ("an event name",))
         return PointySyntaxError(
             "unexpected end of input", source, _after_last_token(source), expected
         )
