@@ -27,6 +27,7 @@ from widget_fixtures import (
     graph_json,
     rec,
     step,
+    wide_group_root,
 )
 
 from pointy_jupyter.snapshot import arm_status, format_duration, iter_steps, render_snapshot
@@ -926,14 +927,7 @@ def test_snapshot_is_deterministic(harness: Harness) -> None:
 
 def test_snapshot_collapses_a_wide_parallel_group() -> None:
     ids = [f"W{i}" for i in range(20)]
-    root = {
-        "kind": "sequence",
-        "items": [
-            step("Start"),
-            {"kind": "parallel", "group": "g1", "members": [step(i) for i in ids]},
-        ],
-        "links": ["then"],
-    }
+    root = wide_group_root(ids)
     nodes = {
         i: {"state": "succeeded", "attempts": 1, "duration": 1.0, "descriptor": 1} for i in ids
     }

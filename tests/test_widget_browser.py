@@ -25,6 +25,7 @@ from widget_fixtures import (
     example_records,
     graph_json,
     step,
+    wide_group_root,
 )
 
 from pointy_jupyter.widget import RunWidget
@@ -282,14 +283,7 @@ def test_cleanup_removes_the_model_listeners(page: Any) -> None:
 
 def test_a_wide_group_is_collapsed_until_clicked(page: Any) -> None:
     ids = [f"W{i}" for i in range(30)]
-    root = {
-        "kind": "sequence",
-        "items": [
-            step("Start"),
-            {"kind": "parallel", "group": "g1", "members": [step(i) for i in ids]},
-        ],
-        "links": ["then"],
-    }
+    root = wide_group_root(ids)
     ids_all = ["Start", *ids]
     nodes = table(ids_all, "succeeded", 1)
     nodes["state"][5] = "failed"  # W4

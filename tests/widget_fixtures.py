@@ -38,6 +38,18 @@ def step(node: str) -> dict[str, Any]:
     return {"kind": "step", "node": node}
 
 
+def wide_group_root(ids: list[str]) -> dict[str, Any]:
+    """`Start -> (one parallel group of ids)`: wide enough to be drawn collapsed."""
+    return {
+        "kind": "sequence",
+        "items": [
+            step("Start"),
+            {"kind": "parallel", "group": "g1", "members": [step(i) for i in ids]},
+        ],
+        "links": ["then"],
+    }
+
+
 def graph_json(root: dict[str, Any], names: list[str]) -> dict[str, Any]:
     nodes = [
         {"id": name, "name": name.split("#")[0], "retry": None, "span": [0, 0]} for name in names
