@@ -122,6 +122,7 @@ class Pipeline:
             stop_on_exception=stop_on_exception,
             own_executors=own,
             capture_output=capture_output,
+            name=type(self).__name__,
         )
         if signals.any_listeners():
             run.add_listener(signals.SignalBridge(self, run))

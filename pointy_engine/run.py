@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ from .events import Outcome
 from .executors import ExecutorChoice
 from .graph import Block, Graph, Node, Parallel, Sequence, iter_nodes, node_edges
 from .invoke import Attempt, invoke, invoke_by_value, invoke_captured, pack, unpack
+from .observers import RunObservers, run_observers
 from .plan import Plan, Task
 from .records import ErrorInfo, Listener, Record, RecordStream
 from .threads import WorkerThreads
@@ -122,8 +123,15 @@ class Run:
         own_executors: bool = False,
         run_id: str | None = None,
         capture_output: bool = False,
+        name: str = "",
+        tags: Mapping[str, str] | None = None,
+        observers: RunObservers | None = None,
     ) -> None:
         self.id = run_id or uuid.uuid4().hex[:12]
+        # What the run is of ("Nightly", a cell's first line) and where it came from
+        # ({"trigger": "schedule", "job": ...}, {"rerun_of": ..., "mode": ...}): for telemetry.
+        self.name = name
+        self.tags: dict[str, str] = dict(tags or {})
         self.plan = plan
         self.graph: Graph = plan.graph
         self.status = "pending"
@@ -158,6 +166,8 @@ class Run:
         self._started = False
         self._thread: threading.Thread | None = None
         self._loop_thread_name = ""
+        self._observers = run_observers if observers is None else observers
+        self._observers.announce(self)  # last: observers see a complete run
 
     # ----- public API -------------------------------------------------------------------
 
@@ -272,6 +282,9 @@ class Run:
             reuse = {k: r for k, r in reuse.items() if k in plan.graph.node_by_id}
         options.setdefault("own_executors", self._own_executors)
         options.setdefault("capture_output", self._capture)
+        options.setdefault("name", self.name)
+        options.setdefault("tags", {**self.tags, "rerun_of": self.id, "mode": mode})
+        options.setdefault("observers", self._observers)
         run = Run(
             plan,
             clock=self._clock,

@@ -18,7 +18,7 @@ from pointy_engine.run import Run
 
 from .controller import RunController
 from .errors import PointyCellError, reported
-from .history import RunHistory
+from .history import RunHistory, first_line
 from .options import CellOptions
 from .output import install_routers
 from .progress import TextProgress
@@ -65,6 +65,10 @@ class Session:
             plan,
             listeners=[self.history.listener(spec.source, len(spec.graph.nodes))],
             capture_output=True,
+            name=type(spec.pipeline).__name__
+            if spec.pipeline is not None
+            else first_line(spec.source),
+            tags={"trigger": "cell"},
         )
         if spec.pipeline is not None and signals.any_listeners():
             run.add_listener(signals.SignalBridge(spec.pipeline, run))
