@@ -168,6 +168,11 @@ class Executors:
         self._lock = threading.Lock()
         self._closed = False
 
+    @property
+    def kinds(self) -> tuple[Any, ...]:
+        """What `choose` depends on: executors of equal kinds make equal choices."""
+        return (tuple(self._factories.items()), frozenset(self._by_value))
+
     def choose(
         self, executor: Any, config: ExecutorInitializerConfig, owner: str
     ) -> ExecutorChoice:
