@@ -22,6 +22,7 @@ from .plan import Plan
 from .records import Listener
 from .registry import default_registry
 from .run import Run
+from .threads import shared_threads
 
 
 def _flow_source(cls: type) -> tuple[str, str]:
@@ -113,6 +114,8 @@ class Pipeline:
         prints and logs in `run.nodes[id].output`.
         """
         own = executors is None
+        if own:  # processes are this run's own; threads come from the process's pools
+            executors = Executors(threads=shared_threads)
         plan = self.plan(events, executors, executor)
         run = Run(
             plan,

@@ -737,3 +737,15 @@ def test_kernel_background_output_goes_under_the_starting_cell(kernel: Any) -> N
         message = client.get_iopub_msg(timeout=10)
         message["mine"] = False
         seen.append(message)
+
+
+def test_unload_shuts_down_the_thread_pools_starts_shared(shell: Any) -> None:
+    from pointy_engine.threads import shared_threads
+
+    run(shell, "%load_ext pointy_jupyter")
+    pool = shared_threads.get(2, "unload-shared")
+    assert pool.submit(lambda: 1).result(5) == 1
+    run(shell, "%unload_ext pointy_jupyter")
+    with pytest.raises(RuntimeError, match="^cannot dispatch work after shutdown$"):
+        pool.submit(lambda: 1)
+    assert shared_threads.get(2, "unload-shared") is not pool  # the next start builds anew
