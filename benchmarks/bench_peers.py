@@ -195,9 +195,7 @@ BUILDERS: dict[str, Callable[[str, int], Callable[[], object]]] = {
     "pointy-class": lambda shape, size: build_pointy(shape, size, "class"),
     "pointy-function": lambda shape, size: build_pointy(shape, size, "function"),
     "pointy-class-threads": lambda shape, size: build_pointy(shape, size, "class", "thread"),
-    "pointy-function-threads": lambda shape, size: build_pointy(
-        shape, size, "function", "thread"
-    ),
+    "pointy-function-threads": lambda shape, size: build_pointy(shape, size, "function", "thread"),
     "pointy-plan-reused": lambda shape, size: build_pointy(shape, size, "class", reuse_plan=True),
     "event_pipeline": build_event_pipeline,
     "event_pipeline-threads": lambda shape, size: build_event_pipeline(shape, size, threads=True),
@@ -244,7 +242,8 @@ class Worker:
         )
 
     def ask(self, shape: str, size: int, repeats: int) -> dict[str, Any]:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write(json.dumps({"shape": shape, "size": size, "repeats": repeats}))
         self.process.stdin.write("\n")
         self.process.stdin.flush()

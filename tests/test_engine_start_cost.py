@@ -57,7 +57,7 @@ def test_a_name_used_many_times_is_analysed_once(forget, monkeypatch) -> None:
         meta = {"pointy": "cost_many -> cost_many -> cost_many || cost_many"}
 
     assert Many().start().status == "succeeded"
-    assert Many(**{}).plan(events={"cost_many": cost_many}).tasks["cost_many#4"].kwargs == {}
+    assert Many().plan(events={"cost_many": cost_many}).tasks["cost_many#4"].kwargs == {}
     assert seen == [cost_many]  # once, for four occurrences and two plans
 
 
@@ -158,7 +158,7 @@ def test_thread_pools_are_rebuilt_after_a_shutdown() -> None:
     assert pools.get(2, "cost-rebuilt") is pool
     assert pool.submit(lambda: 3).result(5) == 3
     pools.shutdown(wait=True)
-    with pytest.raises(RuntimeError, match="^cannot dispatch work after shutdown$"):
+    with pytest.raises(RuntimeError, match=r"^cannot dispatch work after shutdown$"):
         pool.submit(lambda: 3)
     again = pools.get(2, "cost-rebuilt")
     assert again is not pool

@@ -746,6 +746,6 @@ def test_unload_shuts_down_the_thread_pools_starts_shared(shell: Any) -> None:
     pool = shared_threads.get(2, "unload-shared")
     assert pool.submit(lambda: 1).result(5) == 1
     run(shell, "%unload_ext pointy_jupyter")
-    with pytest.raises(RuntimeError, match="^cannot dispatch work after shutdown$"):
+    with pytest.raises(RuntimeError, match=r"^cannot dispatch work after shutdown$"):
         pool.submit(lambda: 1)
     assert shared_threads.get(2, "unload-shared") is not pool  # the next start builds anew
