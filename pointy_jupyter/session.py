@@ -15,7 +15,6 @@ from pointy_engine import signals
 from pointy_engine.executors import ExecutorChoice, ExecutorInitializerConfig, Executors
 from pointy_engine.plan import Plan
 from pointy_engine.run import Run
-from pointy_engine.threads import shared_threads
 
 from .controller import RunController
 from .errors import PointyCellError, reported
@@ -138,7 +137,6 @@ class Session:
             with contextlib.suppress(TimeoutError):
                 run.wait(CANCEL_WAIT)
         self.executors.shutdown(wait=False, cancel_futures=True)
-        shared_threads.shutdown()  # those P().start() in a cell used; the next start rebuilds
         with self._lock:
             uninstall, self._uninstall_routers = self._uninstall_routers, None
         if uninstall is not None:

@@ -749,3 +749,21 @@ def test_unload_shuts_down_the_thread_pools_starts_shared(shell: Any) -> None:
     with pytest.raises(RuntimeError, match=r"^cannot dispatch work after shutdown$"):
         pool.submit(lambda: 1)
     assert shared_threads.get(2, "unload-shared") is not pool  # the next start builds anew
+
+
+def test_load_ext_leaves_the_heavy_imports_for_the_first_cell() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'pointy_jupyter')\n"
+        "heavy = ('pandas', 'anywidget', 'ipywidgets', 'pointy_engine.plan',"
+        " 'pointy_engine.graph')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout == "[]\n"
