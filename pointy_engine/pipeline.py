@@ -17,8 +17,8 @@ from .drawing import ascii_graph, render_graphviz
 from .errors import PointyError
 from .executors import Executors
 from .fields import InputDataField, collect_fields, validate_inputs
-from .graph import Graph, build_graph
-from .plan import Plan
+from .graph import Graph
+from .plan import Plan, graph_of
 from .records import Listener
 from .registry import default_registry
 from .run import Run
@@ -75,7 +75,7 @@ class Pipeline:
         """The class's flow, parsed, checked and lowered once."""
         if cls.__dict__.get("_graph") is None:
             source, _ = _flow_source(cls)
-            cls._graph = build_graph(source)
+            cls._graph = graph_of(source)  # a class defined again shares the graph
         return cls._graph  # type: ignore[return-value]
 
     @property

@@ -199,6 +199,19 @@ def test_a_redefinition_in_a_later_cell_takes_effect(ip: Any) -> None:
     assert ip.user_ns["r"].value == 2
 
 
+def test_the_same_cell_again_reuses_its_binding_until_an_event_changes(ip: Any) -> None:
+    ok(ip, "def cell_step():\n    return 1")
+    ok(ip, "%%pointy -o first\ncell_step -> cell_step")
+    ok(ip, "%%pointy -o second\ncell_step -> cell_step")
+    first, second = ip.user_ns["first"], ip.user_ns["second"]
+    assert second.graph is first.graph
+    assert second.plan.tasks is first.plan.tasks
+    ok(ip, "def cell_step():\n    return 2")
+    ok(ip, "%%pointy -o third\ncell_step -> cell_step")
+    assert ip.user_ns["third"].plan.tasks is not first.plan.tasks
+    assert ip.user_ns["third"].value == 2
+
+
 def test_events_print_under_the_cell_and_into_the_node_output(ip: Any) -> None:
     ok(ip, "def talk():\n    print('hello from talk')\n    return 1")
     captured = ok(ip, "%%pointy -o r\ntalk")
