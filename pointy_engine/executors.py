@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import PointyError
-from .threads import WorkerThreads
+from .threads import ThreadPools, WorkerThreads
 
 INLINE = "inline"
 
@@ -109,9 +109,13 @@ def _process_context() -> Any:
 
 
 def _thread_pool(config: ExecutorInitializerConfig) -> Executor:
-    return WorkerThreads(
-        max_workers=config.max_workers or min(32, (os.cpu_count() or 1) + 4),
-        thread_name_prefix=config.thread_name_prefix or "pointy",
+    return WorkerThreads(*_thread_pool_shape(config))
+
+
+def _thread_pool_shape(config: ExecutorInitializerConfig) -> tuple[int, str]:
+    return (
+        config.max_workers or min(32, (os.cpu_count() or 1) + 4),
+        config.thread_name_prefix or "pointy",
     )
 
 
@@ -155,18 +159,27 @@ class Executors:
     A notebook keeps one for its kernel's lifetime, so process pools are reused across cells;
     a script's `Pipeline.start()` makes one per run. `factories` adds named executors
     (`{"dask": make_dask_executor}`); `by_value` lists which of them run in another interpreter.
+    With `threads`, "thread" pools come from there and outlive these executors (`shutdown`
+    leaves them running): how every `Pipeline.start()` shares the process's thread pools.
     """
 
     def __init__(
         self,
         factories: Mapping[str, ExecutorFactory] | None = None,
         by_value: frozenset[str] | set[str] = frozenset(),
+        threads: ThreadPools | None = None,
     ) -> None:
         self._factories = {**BUILTIN_FACTORIES, **(factories or {})}
         self._by_value = BY_VALUE_NAMES | set(by_value)
+        self._threads = threads if self._factories["thread"] is _thread_pool else None
         self._pools: dict[tuple[Any, ExecutorInitializerConfig], Executor] = {}
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def kinds(self) -> tuple[Any, ...]:
+        """What `choose` depends on: executors of equal kinds make equal choices."""
+        return (tuple(self._factories.items()), frozenset(self._by_value))
 
     def choose(
         self, executor: Any, config: ExecutorInitializerConfig, owner: str
@@ -190,12 +203,16 @@ class Executors:
 
     def fresh(self) -> Executors:
         """New, empty executors that build the same kinds of pools."""
-        return Executors(self._factories, self._by_value)
+        return Executors(self._factories, self._by_value, self._threads)
 
     def get(self, choice: ExecutorChoice) -> Executor:
         kind = choice.kind
         if isinstance(kind, Executor):
             return kind
+        if kind == "thread" and self._threads is not None:
+            if self._closed:
+                raise PointyError("these executors were shut down")
+            return self._threads.get(*_thread_pool_shape(choice.config))
         key = (kind, choice.config)
         pool = self._pools.get(key)
         if pool is not None:

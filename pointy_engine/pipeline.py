@@ -17,11 +17,12 @@ from .drawing import ascii_graph, render_graphviz
 from .errors import PointyError
 from .executors import Executors
 from .fields import InputDataField, collect_fields, validate_inputs
-from .graph import Graph, build_graph
-from .plan import Plan
+from .graph import Graph
+from .plan import Plan, graph_of
 from .records import Listener
 from .registry import default_registry
 from .run import Run
+from .threads import shared_threads
 
 
 def _flow_source(cls: type) -> tuple[str, str]:
@@ -74,7 +75,7 @@ class Pipeline:
         """The class's flow, parsed, checked and lowered once."""
         if cls.__dict__.get("_graph") is None:
             source, _ = _flow_source(cls)
-            cls._graph = build_graph(source)
+            cls._graph = graph_of(source)  # a class defined again shares the graph
         return cls._graph  # type: ignore[return-value]
 
     @property
@@ -113,6 +114,8 @@ class Pipeline:
         prints and logs in `run.nodes[id].output`.
         """
         own = executors is None
+        if own:  # processes are this run's own; threads come from the process's pools
+            executors = Executors(threads=shared_threads)
         plan = self.plan(events, executors, executor)
         run = Run(
             plan,

@@ -21,10 +21,10 @@ from pointy_engine.run import Run
 from .errors import RunCancelled
 from .output import OutputSink, current_sink
 from .spec import RunSpec
-from .widget import RunWidget
 
 if TYPE_CHECKING:
     from .session import Session
+    from .widget import RunWidget
 
 
 class RunController:
@@ -72,6 +72,8 @@ class RunController:
 
     def _show_widget(self) -> None:
         if self.spec.options.widget and self.widget is None:
+            from .widget import RunWidget  # anywidget loads with the first widget shown
+
             self.widget = RunWidget(self.run, on_command=self.on_command)
             self.handle = display(self.widget, display_id=True)
         self._bind(self.run)
@@ -79,6 +81,8 @@ class RunController:
     def redisplay(self) -> None:
         """Show the run's widget again (`%pointy show`): another view of the same widget."""
         if self.widget is None:
+            from .widget import RunWidget  # anywidget loads with the first widget shown
+
             self.widget = RunWidget(self.run, on_command=self.on_command)
         display(self.widget)
         self._show_output()

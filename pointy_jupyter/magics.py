@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
@@ -11,10 +11,11 @@ from IPython.display import display
 from .completion import event_matcher
 from .errors import PointyCellError
 from .options import EXECUTORS, parse_line, read_options
-from .session import Session
-from .spec import build_spec
-from .views import plan_frame
-from .widget import RunWidget
+
+if TYPE_CHECKING:
+    from .session import Session
+
+# The engine, pandas and anywidget load with the first cell, not with `%load_ext`.
 
 
 @magics_class
@@ -23,9 +24,18 @@ class PointyMagics(Magics):
 
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
-        self.session = Session(shell)
+        self._session: Session | None = None
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
+
+    @property
+    def session(self) -> Session:
+        """What the extension owns, made with the first cell that needs it."""
+        if self._session is None:
+            from .session import Session
+
+            self._session = Session(self.shell)
+        return self._session
 
     @cell_magic("pointy")
     @magic_arguments(name="%pointy")
@@ -81,12 +91,18 @@ class PointyMagics(Magics):
             parse_line(self.pointy, line, "%%pointy"), self.shell.user_ns, self.shell.ev
         )
         executor, label = self.session.executor_override(options.executor, options.max_workers)
+        from .spec import build_spec
+
         spec = build_spec(cell, options, executor, label)
         plan = self.session.plan(spec)
         if options.plan_only:
             if options.out:
                 self.shell.user_ns[options.out] = plan
+            from .views import plan_frame
+
             if self.session.widgets and options.widget:
+                from .widget import RunWidget
+
                 widget = RunWidget()
                 widget.show_graph(spec.graph.to_json())
                 display(widget)
@@ -116,6 +132,9 @@ class PointyMagics(Magics):
     def close(self) -> None:
         """Stop what the extension started and take the magics and the completer out."""
         self.session.close()
+        from pointy_engine.threads import shared_threads
+
+        shared_threads.shutdown()  # those P().start() in a cell used; the next start rebuilds
         matchers = self.shell.Completer.custom_matchers
         if self.matcher in matchers:
             matchers.remove(self.matcher)

@@ -6,12 +6,13 @@ import difflib
 from argparse import Namespace
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import parse_argstring
 
-from pointy_engine.pipeline import Pipeline
+if TYPE_CHECKING:
+    from pointy_engine.pipeline import Pipeline
 
 from .errors import PointyCellError
 
@@ -105,6 +106,8 @@ def _inputs(
 
 
 def _pipeline(name: str, namespace: Mapping[str, Any]) -> type[Pipeline]:
+    from pointy_engine.pipeline import Pipeline  # at first use: loading is quick
+
     value = namespace.get(name)
     if isinstance(value, type) and issubclass(value, Pipeline):
         return value

@@ -199,6 +199,19 @@ def test_a_redefinition_in_a_later_cell_takes_effect(ip: Any) -> None:
     assert ip.user_ns["r"].value == 2
 
 
+def test_the_same_cell_again_reuses_its_binding_until_an_event_changes(ip: Any) -> None:
+    ok(ip, "def cell_step():\n    return 1")
+    ok(ip, "%%pointy -o first\ncell_step -> cell_step")
+    ok(ip, "%%pointy -o second\ncell_step -> cell_step")
+    first, second = ip.user_ns["first"], ip.user_ns["second"]
+    assert second.graph is first.graph
+    assert second.plan.tasks is first.plan.tasks
+    ok(ip, "def cell_step():\n    return 2")
+    ok(ip, "%%pointy -o third\ncell_step -> cell_step")
+    assert ip.user_ns["third"].plan.tasks is not first.plan.tasks
+    assert ip.user_ns["third"].value == 2
+
+
 def test_events_print_under_the_cell_and_into_the_node_output(ip: Any) -> None:
     ok(ip, "def talk():\n    print('hello from talk')\n    return 1")
     captured = ok(ip, "%%pointy -o r\ntalk")
@@ -737,3 +750,33 @@ def test_kernel_background_output_goes_under_the_starting_cell(kernel: Any) -> N
         message = client.get_iopub_msg(timeout=10)
         message["mine"] = False
         seen.append(message)
+
+
+def test_unload_shuts_down_the_thread_pools_starts_shared(shell: Any) -> None:
+    from pointy_engine.threads import shared_threads
+
+    run(shell, "%load_ext pointy_jupyter")
+    pool = shared_threads.get(2, "unload-shared")
+    assert pool.submit(lambda: 1).result(5) == 1
+    run(shell, "%unload_ext pointy_jupyter")
+    with pytest.raises(RuntimeError, match=r"^cannot dispatch work after shutdown$"):
+        pool.submit(lambda: 1)
+    assert shared_threads.get(2, "unload-shared") is not pool  # the next start builds anew
+
+
+def test_load_ext_leaves_the_heavy_imports_for_the_first_cell() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'pointy_jupyter')\n"
+        "heavy = ('pandas', 'anywidget', 'ipywidgets', 'pointy_engine.plan',"
+        " 'pointy_engine.graph')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout == "[]\n"

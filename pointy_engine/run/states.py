@@ -1,0 +1,12 @@
+"""The states a node and a run go through, as their records name them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+PENDING, RUNNING, RETRYING = "pending", "running", "retrying"
+SUCCEEDED, FAILED, SKIPPED, CANCELLED = "succeeded", "failed", "skipped", "cancelled"
+FINISHED_NODE_STATES = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
+RUN_STATES = ("pending", "running", SUCCEEDED, FAILED, CANCELLED)
+
+RerunMode = Literal["all", "failed", "from"]
