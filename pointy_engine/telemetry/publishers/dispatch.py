@@ -62,7 +62,10 @@ class Dispatcher:
             self._thread.join()
             self._thread = None
         for publisher in self.publishers:
-            self._call(publisher, "close")
+            errors: list[Exception] = []
+            self._call(publisher, "close", errors)
+            if errors:
+                self._failed(publisher, errors[0])
 
     # ----- the publishing thread ----------------------------------------------------------
 
@@ -146,31 +149,36 @@ class Dispatcher:
         network: list[NetworkMetrics],
         ended: list[tuple[str, str, float]],
     ) -> None:
+        """Hand a batch to `publisher`; every call is tried, one failure is counted per batch."""
+        errors: list[Exception] = []
         for metrics in events:
-            if not self._call(publisher, "publish_event_metrics", metrics):
-                break  # one failure per batch is enough to count
+            self._call(publisher, "publish_event_metrics", errors, metrics)
         for metrics in network:
-            if not self._call(publisher, "publish_network_metrics", metrics):
-                break
+            self._call(publisher, "publish_network_metrics", errors, metrics)
         for run_end in ended:
-            if not self._call(publisher, "end_run", *run_end):
-                break
-        self._call(publisher, "flush")
+            self._call(publisher, "end_run", errors, *run_end)
+        self._call(publisher, "flush", errors)
+        if errors:
+            self._failed(publisher, errors[0])
 
-    def _call(self, publisher: MetricsPublisher, method: str, *args: Any) -> bool:
+    @staticmethod
+    def _call(
+        publisher: MetricsPublisher, method: str, errors: list[Exception], *args: Any
+    ) -> None:
         try:
             getattr(publisher, method)(*args)
         except Exception as error:  # a publisher must never break telemetry or a run
-            name = type(publisher).__name__
-            count = self.failures.get(name, 0)
-            self.failures[name] = count + 1
-            if count == 0:
-                log.warning(
-                    "metrics publisher %s failed (%s: %s); its failures are counted in "
-                    "pointy_engine.telemetry.store.publisher_failures and not logged again",
-                    name,
-                    type(error).__name__,
-                    error,
-                )
-            return False
-        return True
+            errors.append(error)
+
+    def _failed(self, publisher: MetricsPublisher, error: Exception) -> None:
+        name = type(publisher).__name__
+        count = self.failures.get(name, 0)
+        self.failures[name] = count + 1
+        if count == 0:
+            log.warning(
+                "metrics publisher %s failed (%s: %s); its failures are counted in "
+                "pointy_engine.telemetry.store.publisher_failures and not logged again",
+                name,
+                type(error).__name__,
+                error,
+            )

@@ -23,11 +23,28 @@ def _tag(value: str) -> str:
     return text.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ").replace("=", "\\=")
 
 
+class _Secret:
+    """Holds the API key; shows as *** wherever it is printed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+
 class GrafanaCloudPublisher(MetricsPublisher):
     def __init__(
         self, api_key: str, org_slug: str, url: str | None = None, timeout: float = 10.0
     ) -> None:
-        self.__api_key = api_key
+        self._api_key = _Secret(api_key)
         self.org_slug = org_slug
         self.url = url or f"https://{org_slug}.grafana.net/api/v1/push/influx/write"
         self.timeout = timeout
@@ -66,7 +83,7 @@ class GrafanaCloudPublisher(MetricsPublisher):
             data=body,
             method="POST",
             headers={
-                "Authorization": f"Bearer {self.__api_key}",
+                "Authorization": f"Bearer {self._api_key.reveal()}",
                 "Content-Type": "text/plain; charset=utf-8",
             },
         )
