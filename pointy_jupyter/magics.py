@@ -13,6 +13,7 @@ from .errors import PointyCellError
 from .options import EXECUTORS, parse_line, read_options
 from .session import Session
 from .spec import build_spec
+from .telemetry import KernelTelemetry
 from .views import plan_frame
 from .widget import RunWidget
 
@@ -24,6 +25,7 @@ class PointyMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.session = Session(shell)
+        self.telemetry = KernelTelemetry()
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
 
@@ -96,13 +98,16 @@ class PointyMagics(Magics):
 
     @line_magic("pointy")
     @magic_arguments(name="pointy")
-    @argument("command", choices=("runs", "show"), help="what to do")
+    @argument("command", choices=("runs", "metrics", "show"), help="what to do")
     @argument("name", nargs="?", help="for show: the variable holding the run (default: the last)")
     def pointy_line(self, line: str) -> Any:
-        """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy show NAME`: a run's widget."""
+        """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy metrics`: one row per
+        attempt of those runs. `%pointy show NAME`: a run's widget."""
         args = parse_line(self.pointy_line, line, "%pointy")
         if args.command == "runs":
-            return self.session.history.frame()
+            return self.telemetry.runs()
+        if args.command == "metrics":
+            return self.telemetry.metrics()
         if args.name is None:
             if not self.session.controllers:
                 raise PointyCellError("%pointy show: no run yet")
@@ -116,6 +121,7 @@ class PointyMagics(Magics):
     def close(self) -> None:
         """Stop what the extension started and take the magics and the completer out."""
         self.session.close()
+        self.telemetry.close()
         matchers = self.shell.Completer.custom_matchers
         if self.matcher in matchers:
             matchers.remove(self.matcher)
