@@ -94,7 +94,12 @@ def timeline_layout(records: Sequence[Record], now: float | None = None) -> dict
 def _critical_path(first_start: dict[str, float], final_end: dict[str, float]) -> list[str]:
     if not final_end:
         return []
-    node = max(final_end, key=final_end.__getitem__)
+    order = {node: index for index, node in enumerate(final_end)}
+
+    def latest(node: str) -> tuple[float, float, int]:  # ties: the one that started later
+        return final_end[node], first_start[node], order[node]
+
+    node = max(final_end, key=latest)
     path = [node]
     seen = {node}
     while True:
@@ -102,7 +107,7 @@ def _critical_path(first_start: dict[str, float], final_end: dict[str, float]) -
         earlier = [n for n, end in final_end.items() if end <= start + _EPSILON and n not in seen]
         if not earlier:
             break
-        node = max(earlier, key=final_end.__getitem__)
+        node = max(earlier, key=latest)
         path.append(node)
         seen.add(node)
     path.reverse()
