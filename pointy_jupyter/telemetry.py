@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pointy_engine.telemetry.store import store
+from pointy_engine.telemetry.store import telemetry_store as store
 
 
 class KernelTelemetry:

@@ -311,7 +311,7 @@ def test_a_failing_publisher_is_counted_and_reported_once(caplog):
     assert store.publisher_failures == {}  # stop() let it go
     assert [record.getMessage() for record in caplog.records] == [
         "metrics publisher Broken failed (RuntimeError: backend down); its failures are counted "
-        "in pointy_engine.telemetry.store.publisher_failures and not logged again"
+        "in pointy_engine.telemetry.telemetry_store.publisher_failures and not logged again"
     ]
 
 

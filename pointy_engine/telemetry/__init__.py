@@ -27,7 +27,7 @@ _EXPORTS = {
     "retry_stats": "api",
     "failed_network_ops": "api",
     "slow_network_ops": "api",
-    "store": "store",
+    "telemetry_store": "store",
     "TelemetryStore": "store",
     "DEFAULT_LIMIT": "store",
     "EventMetrics": "models",
@@ -84,5 +84,5 @@ if TYPE_CHECKING:
     from .publishers.grafana import GrafanaCloudPublisher
     from .publishers.otel import OpenTelemetryPublisher
     from .publishers.prometheus import PrometheusPublisher
-    from .store import DEFAULT_LIMIT, TelemetryStore, store
+    from .store import DEFAULT_LIMIT, TelemetryStore, telemetry_store
     from .timeline import Timeline, timeline_layout

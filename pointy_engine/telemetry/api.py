@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .attempts import fold_attempts
 from .models import EventMetrics, NetworkMetrics
-from .store import store
+from .store import telemetry_store as store
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -121,4 +121,4 @@ class TelemetryStore:
 
 
 # The process's store: what `monitor_events()`, `metrics()` and `%pointy runs` use.
-store = TelemetryStore()
+telemetry_store = TelemetryStore()

@@ -177,7 +177,7 @@ class Dispatcher:
         if count == 0:
             log.warning(
                 "metrics publisher %s failed (%s: %s); its failures are counted in "
-                "pointy_engine.telemetry.store.publisher_failures and not logged again",
+                "pointy_engine.telemetry.telemetry_store.publisher_failures and not logged again",
                 name,
                 type(error).__name__,
                 error,
