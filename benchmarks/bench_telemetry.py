@@ -19,7 +19,8 @@ import tracemalloc
 
 from pointy_engine import Pipeline
 from pointy_engine.observers import run_observers
-from pointy_engine.telemetry import PrometheusPublisher, monitor_events, telemetry_store as store
+from pointy_engine.telemetry import PrometheusPublisher, monitor_events
+from pointy_engine.telemetry import telemetry_store as store
 from pointy_engine.telemetry.store import DEFAULT_LIMIT
 
 CHAIN = 10_000
