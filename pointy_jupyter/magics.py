@@ -11,6 +11,7 @@ from IPython.display import display
 from .completion import event_matcher
 from .errors import PointyCellError
 from .options import EXECUTORS, parse_line, read_options
+from .telemetry import KernelTelemetry
 
 if TYPE_CHECKING:
     from .session import Session
@@ -25,6 +26,7 @@ class PointyMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self._session: Session | None = None
+        self.telemetry = KernelTelemetry()  # collection starts with the extension
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
 
@@ -112,13 +114,16 @@ class PointyMagics(Magics):
 
     @line_magic("pointy")
     @magic_arguments(name="pointy")
-    @argument("command", choices=("runs", "show"), help="what to do")
+    @argument("command", choices=("runs", "metrics", "show"), help="what to do")
     @argument("name", nargs="?", help="for show: the variable holding the run (default: the last)")
     def pointy_line(self, line: str) -> Any:
-        """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy show NAME`: a run's widget."""
+        """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy metrics`: one row per
+        attempt of those runs. `%pointy show NAME`: a run's widget."""
         args = parse_line(self.pointy_line, line, "%pointy")
         if args.command == "runs":
-            return self.session.history.frame()
+            return self.telemetry.runs()
+        if args.command == "metrics":
+            return self.telemetry.metrics()
         if args.name is None:
             if not self.session.controllers:
                 raise PointyCellError("%pointy show: no run yet")
@@ -135,6 +140,7 @@ class PointyMagics(Magics):
         from pointy_engine.threads import shared_threads
 
         shared_threads.shutdown()  # those P().start() in a cell used; the next start rebuilds
+        self.telemetry.close()
         matchers = self.shell.Completer.custom_matchers
         if self.matcher in matchers:
             matchers.remove(self.matcher)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import ExecutionResult
@@ -398,6 +399,7 @@ def test_runs_lists_the_kernels_runs_with_reruns(wip: Any) -> None:
     ok(wip, "%%pointy -o r\n# a comment first\nfetch -> flaky")
     ok(wip, "%%pointy -o s\nfetch")
     ok(wip, "again = r.rerun('failed').start()")
+    ok(wip, "from engine_support import run_flow\napi = run_flow('fetch', {'fetch': fetch})")
     frame = wip.run_line_magic("pointy", "runs")
     assert list(frame.columns) == [
         "run",
@@ -407,15 +409,28 @@ def test_runs_lists_the_kernels_runs_with_reruns(wip: Any) -> None:
         "nodes",
         "failed",
         "pipeline",
+        "trigger",
     ]
-    ids = [wip.user_ns[name].id for name in ("r", "s", "again")]
+    ids = [wip.user_ns[name].id for name in ("r", "s", "again", "api")]
     assert frame["run"].tolist() == ids
-    assert frame["status"].tolist() == ["failed", "succeeded", "failed"]
-    assert frame["nodes"].tolist() == [2, 1, 2]
-    assert frame["failed"].tolist() == [1, 0, 1]
-    assert frame["pipeline"].tolist() == ["fetch -> flaky", "fetch", "fetch -> flaky"]
-    assert str(frame["started"].dtype).startswith("datetime64")
+    assert frame["status"].tolist() == ["failed", "succeeded", "failed", "succeeded"]
+    assert frame["nodes"].tolist() == [2, 1, 2, 1]
+    assert frame["failed"].tolist() == [1, 0, 1, 0]
+    assert frame["pipeline"].tolist() == ["fetch -> flaky", "fetch", "fetch -> flaky", ""]
+    assert frame["trigger"].tolist() == ["cell", "cell", "cell", ""]
+    assert str(frame["started"].dtype) == "datetime64[ns, UTC]"
     assert (frame["duration"] >= 0).all()
+
+
+def test_metrics_lists_every_attempt_of_the_kernels_runs(wip: Any) -> None:
+    ok(wip, "def fetch():\n    return 1\ndef flaky():\n    raise OSError('down')")
+    ok(wip, "%%pointy -o r\nfetch -> flaky")
+    frame = wip.run_line_magic("pointy", "metrics")
+    run_id = wip.user_ns["r"].id
+    assert frame[["run_id", "node", "attempt", "state", "error_type"]].values.tolist() == [
+        [run_id, "fetch", 1, "succeeded", pd.NA],
+        [run_id, "flaky", 1, "failed", "OSError"],
+    ]
 
 
 def test_show_displays_a_runs_widget_again(wip: Any) -> None:
@@ -437,7 +452,7 @@ def test_line_magic_errors(ip: Any) -> None:
     assert error(ip, "%pointy show nope") == "%pointy show: no variable 'nope' in the notebook"
     assert error(ip, "%pointy show") == "%pointy show: no run yet"
     assert error(ip, "%pointy stop") == (
-        "%pointy: argument command: invalid choice: 'stop' (choose from 'runs', 'show')"
+        "%pointy: argument command: invalid choice: 'stop' (choose from 'runs', 'metrics', 'show')"
     )
 
 
