@@ -10,6 +10,7 @@ from IPython.display import display
 
 from .completion import event_matcher
 from .errors import PointyCellError
+from .jobs import NotebookJobs
 from .options import EXECUTORS, parse_line, read_options
 from .session import Session
 from .spec import build_spec
@@ -24,6 +25,7 @@ class PointyMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.session = Session(shell)
+        self.jobs = NotebookJobs(self.session)
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
 
@@ -67,6 +69,9 @@ class PointyMagics(Magics):
         action="store_true",
         help="text progress: a line per finished node, then a summary",
     )
+    @argument("--every", metavar="INTERVAL", help="schedule: run every INTERVAL (30s, 10m, 1h)")
+    @argument("--cron", metavar='"M H DOM MON DOW"', help="schedule: on five crontab fields")
+    @argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="schedule: once, at this time")
     def pointy(self, line: str, cell: str) -> None:
         """Run the Pointy pipeline written in the cell body, e.g. `fetch |-> clean || stats`.
 
@@ -83,6 +88,9 @@ class PointyMagics(Magics):
         executor, label = self.session.executor_override(options.executor, options.max_workers)
         spec = build_spec(cell, options, executor, label)
         plan = self.session.plan(spec)
+        if options.every is not None or options.cron is not None or options.at is not None:
+            self._schedule(spec)
+            return
         if options.plan_only:
             if options.out:
                 self.shell.user_ns[options.out] = plan
@@ -94,15 +102,28 @@ class PointyMagics(Magics):
             return
         self.session.launch(spec, plan)
 
+    def _schedule(self, spec: Any) -> None:
+        from pointy_engine.scheduling import ScheduleError
+
+        try:
+            job = self.jobs.schedule(spec)
+        except ScheduleError as error:
+            raise PointyCellError(f"%%pointy: {error}") from None
+        times = ", ".join(t.isoformat(sep=" ", timespec="seconds") for t in job.next_run_times(3))
+        print(f"job {job.id!r} scheduled ({job.trigger}); next runs: {times or 'none'}")
+        print("it lives as long as this kernel; `%pointy jobs` to pause, resume or remove it")
+
     @line_magic("pointy")
     @magic_arguments(name="pointy")
-    @argument("command", choices=("runs", "show"), help="what to do")
+    @argument("command", choices=("runs", "show", "jobs", "history"), help="what to do")
     @argument("name", nargs="?", help="for show: the variable holding the run (default: the last)")
     def pointy_line(self, line: str) -> Any:
         """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy show NAME`: a run's widget."""
         args = parse_line(self.pointy_line, line, "%pointy")
         if args.command == "runs":
             return self.session.history.frame()
+        if args.command in ("jobs", "history"):
+            return self._jobs_view(args.command, args.name)
         if args.name is None:
             if not self.session.controllers:
                 raise PointyCellError("%pointy show: no run yet")
@@ -113,8 +134,18 @@ class PointyMagics(Magics):
             self.session.show(self.shell.user_ns[args.name])
         return None
 
+    def _jobs_view(self, command: str, form: str | None) -> Any:
+        """`%pointy jobs` (widget; `%pointy jobs frame` for the DataFrame), `%pointy history`."""
+        if command == "history":
+            return self.jobs.history()
+        if form == "frame" or not self.session.widgets:
+            return self.jobs.frame()
+        display(self.jobs.widget())
+        return None
+
     def close(self) -> None:
         """Stop what the extension started and take the magics and the completer out."""
+        self.jobs.close()
         self.session.close()
         matchers = self.shell.Completer.custom_matchers
         if self.matcher in matchers:

@@ -100,6 +100,7 @@ class RunHistory:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     # ----- writing ------------------------------------------------------------------------
 
@@ -126,6 +127,13 @@ class RunHistory:
 
     def _put(self, row: tuple[Any, ...]) -> None:
         with self._lock:
+            if self._closed:  # a run that outlived close(): written on its own, still kept
+                connection = connect(self.path)
+                try:
+                    self._write(connection, row)
+                finally:
+                    connection.close()
+                return
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._write_loop, name="pointy-history-writer", daemon=True
@@ -141,16 +149,18 @@ class RunHistory:
             if isinstance(row, threading.Event):  # flush(): everything before it is written
                 row.set()
                 continue
-            try:
-                with self._connection:  # one transaction: the row is there whole or not at all
-                    self._connection.execute(
-                        f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(COLUMNS))})",
-                        row,
-                    )
-            except sqlite3.Error as error:  # history must never break runs
-                import warnings
+            self._write(self._connection, row)
 
-                warnings.warn(f"run history {self.path}: {error}", RuntimeWarning, stacklevel=1)
+    def _write(self, connection: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+        try:
+            with connection:  # one transaction: the row is there whole or not at all
+                connection.execute(
+                    f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(COLUMNS))})", row
+                )
+        except sqlite3.Error as error:  # history must never break runs
+            import warnings
+
+            warnings.warn(f"run history {self.path}: {error}", RuntimeWarning, stacklevel=1)
 
     def flush(self, timeout: float = 10) -> None:
         """Wait until every run handed over so far is committed."""
@@ -164,6 +174,7 @@ class RunHistory:
         """Write what is queued, stop the writer thread and close the file."""
         with self._lock:
             thread, self._thread = self._thread, None
+            self._closed = True
         if thread is not None:
             self._queue.put(_STOP)
             thread.join()

@@ -9,10 +9,12 @@ that is kept in the history as `skipped`, with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 EventSource = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 FailureCallback = Callable[["Job", "Run"], Any]
+AroundRun = Callable[["Job"], AbstractContextManager[Any]]
 OVERLAP_REASON = "skipped: the previous run of this job was still going"
 
 
@@ -51,6 +54,7 @@ class Job:
         self.trigger = description
         self.last_status: str | None = None
         self.last_run: Run | None = None
+        self.current_run: Run | None = None
         self._scheduler = scheduler
 
     def __repr__(self) -> str:
@@ -105,6 +109,8 @@ class Scheduler:
     `history`: a path for the SQLite run history, a `RunHistory`, or None for the default file
     (see `history.default_history_path`). While started, every run the process creates (scheduled
     or not) is kept there. `on_failure(job, run)` is called when a scheduled run fails.
+    `around_run(job)`, a context manager, is entered around each run in its firing thread (the
+    notebook uses it to send a job's printed output to the job's own widget).
     """
 
     def __init__(
@@ -116,6 +122,7 @@ class Scheduler:
         coalesce: bool = True,
         on_failure: FailureCallback | None = None,
         observers: RunObservers | None = None,
+        around_run: AroundRun | None = None,
     ) -> None:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -125,6 +132,7 @@ class Scheduler:
         self._owns_history = not isinstance(history, RunHistory)
         self._observers = run_observers if observers is None else observers
         self.on_failure = on_failure
+        self._around_run = around_run or (lambda job: nullcontext())
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._aps = BackgroundScheduler(
@@ -149,10 +157,20 @@ class Scheduler:
             self._aps.start()
         return self
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop firing; with `wait`, let runs that are going end; stop every thread it started."""
+    def shutdown(self, wait: bool = True, grace: float = 5.0) -> None:
+        """Stop firing and the threads it started. With `wait`, runs going end first; without,
+        they are cancelled and waited for `grace` seconds each (an event running inline finishes
+        its call first; its thread ends when it does)."""
         if self._aps.running:
-            self._aps.shutdown(wait=wait)
+            self._aps.pause()
+            going = [job.current_run for job in list(self._jobs.values()) if job.current_run]
+            if not wait:
+                for run in going:
+                    run.cancel()
+                for run in going:
+                    with contextlib.suppress(TimeoutError):
+                        run.wait(grace)
+            self._aps.shutdown(wait=all(run.done for run in going) or wait)
         self._observers.remove(self._history.observe)
         if self._owns_history:
             self._history.close()
@@ -267,9 +285,13 @@ class Scheduler:
         if job is None:
             return
         source = job.events() if callable(job.events) else job.events
-        run = job.pipeline(**job.inputs).start(
-            events=source, tags={"trigger": "schedule", "job": job_id}
-        )
+        with self._around_run(job):
+            run = job.pipeline(**job.inputs).start(
+                background=True, events=source, tags={"trigger": "schedule", "job": job_id}
+            )
+            job.current_run = run  # so that shutdown() can cancel it
+            run.wait()
+            job.current_run = None
         job.last_run, job.last_status = run, run.status
         if run.status == "failed" and self.on_failure is not None:
             try:
