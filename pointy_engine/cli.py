@@ -156,12 +156,8 @@ def command_schedule(args: argparse.Namespace) -> int:
 
         run.add_listener(listener)
 
-    import logging
-
     from .observers import run_observers
 
-    # A refused overlapping firing is kept in the history as skipped; no log line for it.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
     }

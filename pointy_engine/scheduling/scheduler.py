@@ -10,6 +10,7 @@ that is kept in the history as `skipped`, with the reason.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import warnings
@@ -33,6 +34,11 @@ EventSource = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 FailureCallback = Callable[["Job", "Run"], Any]
 AroundRun = Callable[["Job"], AbstractContextManager[Any]]
 OVERLAP_REASON = "skipped: the previous run of this job was still going"
+
+
+def _quiet_overlaps(record: logging.LogRecord) -> bool:
+    """APScheduler logs a warning for each refused overlapping firing; the history has them."""
+    return "maximum number of running instances reached" not in record.getMessage()
 
 
 class Job:
@@ -153,6 +159,7 @@ class Scheduler:
 
     def start(self) -> Scheduler:
         if not self._aps.running:
+            logging.getLogger("apscheduler.scheduler").addFilter(_quiet_overlaps)
             self._observers.add(self._history.observe)
             self._aps.start()
         return self
@@ -172,6 +179,7 @@ class Scheduler:
                         run.wait(grace)
             self._aps.shutdown(wait=all(run.done for run in going) or wait)
         self._observers.remove(self._history.observe)
+        logging.getLogger("apscheduler.scheduler").removeFilter(_quiet_overlaps)
         if self._owns_history:
             self._history.close()
         else:
