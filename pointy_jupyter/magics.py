@@ -14,6 +14,7 @@ from .options import EXECUTORS, parse_line, read_options
 from .telemetry import KernelTelemetry
 
 if TYPE_CHECKING:
+    from .jobs import NotebookJobs
     from .session import Session
 
 # The engine, pandas and anywidget load with the first cell, not with `%load_ext`.
@@ -26,6 +27,7 @@ class PointyMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self._session: Session | None = None
+        self._jobs: NotebookJobs | None = None
         self.telemetry = KernelTelemetry()  # collection starts with the extension
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
@@ -38,6 +40,13 @@ class PointyMagics(Magics):
 
             self._session = Session(self.shell)
         return self._session
+
+    @property
+    def jobs(self) -> NotebookJobs:
+        """The kernel's scheduled jobs, made with the first cell that schedules or lists them."""
+        if self._jobs is None:
+            self._jobs = NotebookJobs(self.session)
+        return self._jobs
 
     @cell_magic("pointy")
     @magic_arguments(name="%pointy")
@@ -79,6 +88,9 @@ class PointyMagics(Magics):
         action="store_true",
         help="text progress: a line per finished node, then a summary",
     )
+    @argument("--every", metavar="INTERVAL", help="schedule: run every INTERVAL (30s, 10m, 1h)")
+    @argument("--cron", metavar='"M H DOM MON DOW"', help="schedule: on five crontab fields")
+    @argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="schedule: once, at this time")
     def pointy(self, line: str, cell: str) -> None:
         """Run the Pointy pipeline written in the cell body, e.g. `fetch |-> clean || stats`.
 
@@ -97,6 +109,9 @@ class PointyMagics(Magics):
 
         spec = build_spec(cell, options, executor, label)
         plan = self.session.plan(spec)
+        if options.every is not None or options.cron is not None or options.at is not None:
+            self._schedule(spec)
+            return
         if options.plan_only:
             if options.out:
                 self.shell.user_ns[options.out] = plan
@@ -112,9 +127,20 @@ class PointyMagics(Magics):
             return
         self.session.launch(spec, plan)
 
+    def _schedule(self, spec: Any) -> None:
+        from pointy_engine.scheduling import ScheduleError
+
+        try:
+            job = self.jobs.schedule(spec)
+        except ScheduleError as error:
+            raise PointyCellError(f"%%pointy: {error}") from None
+        times = ", ".join(t.isoformat(sep=" ", timespec="seconds") for t in job.next_run_times(3))
+        print(f"job {job.id!r} scheduled ({job.trigger}); next runs: {times or 'none'}")
+        print("it lives as long as this kernel; `%pointy jobs` to pause, resume or remove it")
+
     @line_magic("pointy")
     @magic_arguments(name="pointy")
-    @argument("command", choices=("runs", "metrics", "show"), help="what to do")
+    @argument("command", choices=("runs", "metrics", "show", "jobs", "history"), help="what to do")
     @argument("name", nargs="?", help="for show: the variable holding the run (default: the last)")
     def pointy_line(self, line: str) -> Any:
         """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy metrics`: one row per
@@ -124,6 +150,8 @@ class PointyMagics(Magics):
             return self.telemetry.runs()
         if args.command == "metrics":
             return self.telemetry.metrics()
+        if args.command in ("jobs", "history"):
+            return self._jobs_view(args.command, args.name)
         if args.name is None:
             if not self.session.controllers:
                 raise PointyCellError("%pointy show: no run yet")
@@ -134,8 +162,19 @@ class PointyMagics(Magics):
             self.session.show(self.shell.user_ns[args.name])
         return None
 
+    def _jobs_view(self, command: str, form: str | None) -> Any:
+        """`%pointy jobs` (widget; `%pointy jobs frame` for the DataFrame), `%pointy history`."""
+        if command == "history":
+            return self.jobs.history()
+        if form == "frame" or not self.session.widgets:
+            return self.jobs.frame()
+        display(self.jobs.widget())
+        return None
+
     def close(self) -> None:
         """Stop what the extension started and take the magics and the completer out."""
+        if self._jobs is not None:
+            self._jobs.close()
         self.session.close()
         from pointy_engine.threads import shared_threads
 

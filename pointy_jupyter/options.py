@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from argparse import Namespace
 from collections.abc import Callable, Mapping
@@ -33,6 +34,9 @@ class CellOptions:
     plan_only: bool = False
     timeout: float | None = None
     widget: bool = True
+    every: float | str | None = None  # --every / --cron / --at: register a job, run nothing now
+    cron: str | None = None
+    at: str | None = None
 
 
 def parse_line(magic: Callable[..., Any], line: str, prog: str) -> Namespace:
@@ -70,6 +74,7 @@ def read_options(args: Namespace, namespace: Mapping[str, Any], evaluate: Evalua
         plan_only=args.plan,
         timeout=args.timeout,
         widget=not args.no_widget,
+        **_schedule(args),
     )
 
 
@@ -123,6 +128,24 @@ def _pipeline(name: str, namespace: Mapping[str, Any]) -> type[Pipeline]:
     raise PointyCellError(
         f"--pipeline: {name!r} is {_a(type(value).__name__)}, not a Pipeline subclass"
     )
+
+
+def _schedule(args: Namespace) -> dict[str, Any]:
+    """--every / --cron / --at, at most one, and not with options that run the cell now."""
+    given = {
+        name: _unquote(value)
+        for name in ("every", "cron", "at")
+        if (value := getattr(args, name, None)) is not None
+    }
+    if len(given) > 1:
+        raise PointyCellError("give one of --every, --cron or --at, not " + " and ".join(given))
+    if given and (args.background or args.plan or args.timeout is not None):
+        raise PointyCellError(f"--{next(iter(given))} registers a job: leave out "
+                              "--background, --plan and --timeout")  # fmt: skip
+    if "every" in given:
+        with contextlib.suppress(ValueError):
+            given["every"] = float(given["every"])
+    return given
 
 
 def _unquote(text: str) -> str:
