@@ -22,6 +22,8 @@ from test_widget_browser import (
 )
 from widget_fixtures import example_records, graph_json, step, wide_group_root
 
+from pointy_jupyter.widget_state import controls_for
+
 pytestmark = pytest.mark.browser
 
 # the page and its server, shared with test_widget_browser
@@ -261,7 +263,10 @@ def test_a_cancelled_run_says_so_once(page: Any) -> None:
         nodes["state"][i] = "succeeded"
     state["nodes_json"] = json.dumps(nodes)
     state["message"] = "cancelled"
+    state["controls"] = controls_for("cancelled", {"succeeded": 3, "cancelled": 5}, None, True)
     mount(page, state)
+    assert page.is_enabled("button.pointy-rerun-all")
+    assert page.is_disabled("button.pointy-rerun-failed")  # nothing failed
     assert page.text_content(".pointy-status-text") == "Run r1 · cancelled after 3 of 8 steps"
     assert page.text_content(".pointy-message") == ""
 
