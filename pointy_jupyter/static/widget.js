@@ -568,6 +568,7 @@ function render({ model, el }) {
   let meter = null;
   let natural = { w: 0, h: 0 }; // the graph's size at zoom 1
   let zoom = 1;
+  let room = 1040; // the canvas's width when the graph was last drawn
   const started = new Map(); // node id -> performance.now() when this view saw it start running
   function noteStarts(ids) {
     const now = performance.now();
@@ -603,6 +604,7 @@ function render({ model, el }) {
     const wrapWidth = Math.max(480, (el.clientWidth || 1040) - 2 * MARGIN);
     const size = drawRoot(layout, svgEl, ctx, wrapWidth);
     natural = size;
+    room = wrapWidth + 2 * MARGIN;
     svgEl.setAttribute("viewBox", `0 0 ${size.w} ${size.h}`);
     canvas.appendChild(svgEl);
     applyZoom();
@@ -639,7 +641,9 @@ function render({ model, el }) {
     svgEl.setAttribute("width", Math.round(natural.w * zoom));
     svgEl.setAttribute("height", Math.round(natural.h * zoom));
     root.dataset.zoom = zoom.toFixed(2);
-    const large = natural.w > canvas.clientWidth || natural.h > MAX_CANVAS_H || zoom !== 1;
+    // The room was measured before the graph was drawn: asking the canvas now would force a
+    // layout of every node before the first frame.
+    const large = natural.w > room || natural.h > MAX_CANVAS_H || zoom !== 1;
     zoomBar.dataset.large = String(large); // fit and zoom only where they help
   }
 
@@ -649,7 +653,7 @@ function render({ model, el }) {
   }
 
   function fitWidth() {
-    const room = canvas.clientWidth || el.clientWidth || 1040;
+    room = canvas.clientWidth || room;
     setZoom(natural.w > 0 ? Math.min(1, room / natural.w) : 1);
   }
 
