@@ -10,6 +10,7 @@ from IPython.display import display
 
 from .completion import event_matcher
 from .errors import PointyCellError
+from .help_text import plain_help
 from .options import EXECUTORS, parse_line, read_options
 from .telemetry import KernelTelemetry
 
@@ -49,6 +50,7 @@ class PointyMagics(Magics):
         return self._jobs
 
     @cell_magic("pointy")
+    @plain_help
     @magic_arguments(name="%pointy")
     @argument(
         "-o",
@@ -72,7 +74,12 @@ class PointyMagics(Magics):
         help="validate the inputs with this Pipeline class's fields; "
         "a body of only comments runs the class's own flow",
     )
-    @argument("--executor", choices=EXECUTORS, help="run every event on this executor")
+    @argument(
+        "--executor",
+        choices=EXECUTORS,
+        metavar="NAME",
+        help=f"run every event on this executor: one of {', '.join(EXECUTORS)}",
+    )
     @argument(
         "--max-workers", type=int, metavar="N", help="workers of --executor thread or process"
     )

@@ -169,10 +169,11 @@ def controls_for(
 ) -> dict[str, bool]:
     """Which buttons the front end enables."""
     finished = can_command and status in RUN_END_STATES
-    has_failures = counts.get("failed", 0) + counts.get("cancelled", 0) > 0
+    # Disabled when nothing failed: a cancelled run with no failure has nothing to re-run "failed".
+    has_failures = counts.get("failed", 0) > 0
     return {
         "rerun_all": finished,
-        "rerun_failed": finished and (has_failures or status in ("failed", "cancelled")),
+        "rerun_failed": finished and has_failures,
         "rerun_from": finished and selected is not None,
         "cancel": can_command and status in ("pending", "running"),
     }

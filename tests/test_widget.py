@@ -200,7 +200,9 @@ def test_end_message(status: str, crash: Any, node_message: str, message: str) -
         ("succeeded", {}, None, True, (True, False, False, False)),
         ("succeeded", {}, "A", True, (True, False, True, False)),
         ("succeeded", {"failed": 1}, "A", True, (True, True, True, False)),
-        ("cancelled", {}, None, True, (True, True, False, False)),
+        ("cancelled", {}, None, True, (True, False, False, False)),
+        ("cancelled", {"cancelled": 5}, None, True, (True, False, False, False)),
+        ("cancelled", {"failed": 1, "cancelled": 4}, None, True, (True, True, False, False)),
         ("failed", {"failed": 2}, "A", False, (False, False, False, False)),
     ],
 )
