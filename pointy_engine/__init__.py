@@ -32,6 +32,7 @@ _EXPORTS = {
     "InputDataField": "fields",
     "FileInputDataField": "fields",
     "Pipeline": "pipeline",
+    "BatchPipeline": "batch",
     "Plan": "plan",
     "Run": "run",
     "Record": "records",
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from .graph import Graph, build_graph
     from .language import parse, unparse
     from .pipeline import Pipeline
+    from .batch import BatchPipeline
     from .plan import Plan
     from .records import ErrorInfo, Record
     from .run import Run
