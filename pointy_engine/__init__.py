@@ -59,6 +59,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .batch import BatchPipeline
     from .clock import FakeClock
     from .drawing import ascii_graph, dot_source, render_graphviz
     from .errors import PointyCheckError, PointyError, PointySyntaxError, UnknownEventError
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
     from .graph import Graph, build_graph
     from .language import parse, unparse
     from .pipeline import Pipeline
-    from .batch import BatchPipeline
     from .plan import Plan
     from .records import ErrorInfo, Record
     from .run import Run

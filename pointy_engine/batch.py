@@ -141,7 +141,7 @@ class BatchRun:
 
     @property
     def results(self) -> list[Any]:
-        """Each batch's final value (its flow's last node), None for a batch that did not succeed."""
+        """Each batch's final value (its flow's last node); None where a batch did not succeed."""
         return [
             run.value if run is not None and run.status == "succeeded" else None
             for run in self.runs

@@ -24,6 +24,7 @@ from .observers import run_observers
 from .records import Record
 
 DASK_SCHEMES = ("dask://", "tls://")
+CONNECT_TIMEOUT = "10s"  # how long connecting to an existing scheduler may take
 
 
 class WorkerDiedError(RuntimeError):
@@ -118,7 +119,7 @@ class DaskExecutor(Executor):
 
         target = "tcp://" + address[len("dask://") :] if address.startswith("dask://") else address
         try:
-            client = Client(target, security=security, timeout="10s")
+            client = Client(target, security=security, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as error:
             raise PointyError(f"cannot reach the Dask scheduler at {address!r}: {error}") from None
         return cls(client, owns_client=True)
@@ -214,6 +215,8 @@ class LocalDaskCluster:
                     worker_kwargs={"memory_limit": 0},
                 )
                 self._client = Client(self._cluster)
+                # The first event should not pay for worker start-up inside its latency.
+                self._client.wait_for_workers(self._n_workers, timeout=60)
                 atexit.register(self.close)
             return self._client
 

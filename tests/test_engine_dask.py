@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from pointy_engine import InputDataField, Pipeline, RetryPolicy
+from pointy_engine import InputDataField, Pipeline, RetryPolicy, dask_executor
 from pointy_engine.dask_executor import DaskExecutor, LocalDaskCluster
 from pointy_engine.events import event
 from pointy_engine.network import NetworkOp
@@ -52,9 +52,13 @@ def test_notebook_defined_events_run_on_dask_workers(dask_client: Any) -> None:
     assert [op.node for op in run.network_ops] == ["Double", "Inc"]
     for op in run.network_ops:
         assert isinstance(op, NetworkOp)
-        assert op.run_id == run.id and op.attempt == 1 and op.error is None
+        assert op.run_id == run.id
+        assert op.attempt == 1
+        assert op.error is None
         assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", op.address)
-        assert op.bytes_sent > 0 and op.bytes_received > 0 and op.latency > 0
+        assert op.bytes_sent > 0
+        assert op.bytes_received > 0
+        assert op.latency > 0
 
 
 def test_a_client_or_its_address_is_used_as_given(dask_client: Any) -> None:
@@ -98,15 +102,25 @@ def test_a_dead_worker_is_a_failed_attempt_naming_it_and_the_retry_succeeds(
         retrying[0].error.message,
     )
     failed_op, ok_op = run.network_ops
-    assert failed_op.attempt == 1 and failed_op.error.startswith("WorkerDiedError: the Dask worker")
-    assert ok_op.attempt == 2 and ok_op.error is None
+    assert failed_op.attempt == 1
+    assert failed_op.error.startswith("WorkerDiedError: the Dask worker")
+    assert ok_op.attempt == 2
+    assert ok_op.error is None
 
 
-def test_an_unreachable_scheduler_is_a_clear_error() -> None:
-    run = Doubled().start(events=_notebook_events(), executor="dask://127.0.0.1:9", background=True)
+def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch: Any) -> None:
+    monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT", "1s")
+
+    class Alone(Pipeline):
+        class Meta:
+            pointy = "Lonely"
+
+    events = {"Lonely": lambda: 1}
+    run = Alone().start(events=events, executor="dask://127.0.0.1:9", background=True)
     run.wait(HARD_TIMEOUT)
     assert run.status == "failed"
-    error = run.errors["Double"]
+    error = run.errors["Lonely"]
+    assert error.type == "PointyError"
     assert error.message.startswith("cannot reach the Dask scheduler at 'dask://127.0.0.1:9': ")
 
 
@@ -134,7 +148,11 @@ def test_an_unguarded_script_runs_on_a_fresh_local_cluster(tmp_path: Path) -> No
         )
     )
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=HARD_TIMEOUT, cwd=ROOT
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=HARD_TIMEOUT,
+        cwd=ROOT,
     )
     assert done.stdout == "top level ran\nsucceeded 25 True\n", done.stderr
 
@@ -143,11 +161,13 @@ def test_closing_the_local_cluster_and_using_it_again_starts_a_new_one() -> None
     cluster = LocalDaskCluster(n_workers=1)
     assert not cluster.running
     first = cluster.client()
-    assert cluster.client() is first and cluster.running
+    assert cluster.client() is first
+    assert cluster.running
     address = first.scheduler.address
     assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", address)
     executor = DaskExecutor(first)
     assert executor.submit(pow, 2, 5).result(HARD_TIMEOUT) == 32
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/status", executor.dashboard_link)
     cluster.close()
-    assert not cluster.running and first.status == "closed"
+    assert not cluster.running
+    assert first.status == "closed"
