@@ -15,7 +15,7 @@ from pointy_engine.pipeline import Pipeline
 
 from .errors import PointyCellError
 
-EXECUTORS = ("inline", "thread", "process")
+EXECUTORS = ("inline", "thread", "process", "dask")
 Evaluator = Callable[[str], Any]  # evaluates an expression in the notebook namespace
 
 
