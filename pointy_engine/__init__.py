@@ -32,6 +32,7 @@ _EXPORTS = {
     "InputDataField": "fields",
     "FileInputDataField": "fields",
     "Pipeline": "pipeline",
+    "BatchPipeline": "batch",
     "Plan": "plan",
     "Run": "run",
     "Record": "records",
@@ -58,6 +59,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .batch import BatchPipeline
     from .clock import FakeClock
     from .drawing import ascii_graph, dot_source, render_graphviz
     from .errors import PointyCheckError, PointyError, PointySyntaxError, UnknownEventError

@@ -144,8 +144,29 @@ def _from_class(kind: type[Executor], config: ExecutorInitializerConfig) -> Exec
     return kind(**options)
 
 
-BUILTIN_FACTORIES: dict[str, ExecutorFactory] = {"thread": _thread_pool, "process": _process_pool}
-BY_VALUE_NAMES = {"process"}
+def _dask() -> Any:
+    from . import dask_executor
+
+    return dask_executor
+
+
+def _local_dask(config: ExecutorInitializerConfig) -> Executor:
+    return _dask().local_dask_executor(config)
+
+
+def _names_dask_cluster(executor: Any) -> bool:
+    # Only a setting that names Dask may import it.
+    return (isinstance(executor, str) and executor.startswith(("dask://", "tls://"))) or (
+        "distributed" in sys.modules and _dask().names_dask_cluster(executor)
+    )
+
+
+BUILTIN_FACTORIES: dict[str, ExecutorFactory] = {
+    "thread": _thread_pool,
+    "process": _process_pool,
+    "dask": _local_dask,
+}
+BY_VALUE_NAMES = {"process", "dask"}
 
 # Members of a parallel group that would run inline run here instead, so they overlap.
 PARALLEL_FALLBACK = ExecutorChoice(
@@ -187,6 +208,9 @@ class Executors:
         """Validate an event's executor setting; `owner` names the event in errors."""
         if executor is None or executor == INLINE:
             return ExecutorChoice(INLINE, config, False)
+        if executor == "dask" or _names_dask_cluster(executor):
+            _dask().watch_runs()
+            return ExecutorChoice(executor, config, True)
         if isinstance(executor, str):
             if executor not in self._factories:
                 known = ", ".join(sorted([INLINE, *self._factories]))
@@ -222,8 +246,11 @@ class Executors:
                 raise PointyError("these executors were shut down")
             pool = self._pools.get(key)
             if pool is None:
-                factory = self._factories[kind] if isinstance(kind, str) else None
-                pool = factory(choice.config) if factory else _from_class(kind, choice.config)
+                if _names_dask_cluster(kind):
+                    pool = _dask().dask_executor_for(kind)
+                else:
+                    factory = self._factories[kind] if isinstance(kind, str) else None
+                    pool = factory(choice.config) if factory else _from_class(kind, choice.config)
                 self._pools[key] = pool
         return pool
 

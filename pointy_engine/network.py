@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 
 class NetworkOp(NamedTuple):
+    """One remote call: what went over the wire, to which worker, how long it took."""
+
     run_id: str
     node: str
     event: str
@@ -17,6 +19,6 @@ class NetworkOp(NamedTuple):
     address: str
     bytes_sent: int
     bytes_received: int
-    latency: float  # seconds
+    latency: float  # seconds, submit to result
     started: float  # epoch seconds
     error: str | None

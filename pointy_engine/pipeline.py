@@ -141,3 +141,13 @@ class Pipeline:
     def draw_graphviz_image(self, directory: str | Path = ".", format: str = "png") -> Path:
         """Write the flow as an image with Graphviz; return its path."""
         return render_graphviz(self.graph(), directory, format, type(self).__name__)
+
+
+def __getattr__(name: str) -> Any:
+    # `from pointy_engine.pipeline import BatchPipeline` (the seed's path); batch.py builds on
+    # this module, so it is imported on first use rather than at the top.
+    if name == "BatchPipeline":
+        from .batch import BatchPipeline
+
+        return BatchPipeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from .errors import PointyCellError
 
-EXECUTORS = ("inline", "thread", "process")
+EXECUTORS = ("inline", "thread", "process", "dask")
 Evaluator = Callable[[str], Any]  # evaluates an expression in the notebook namespace
 
 

@@ -551,7 +551,7 @@ def test_missing_arguments_point_at_the_event(ip: Any) -> None:
         (
             "--executor fast",
             "%%pointy: argument --executor: invalid choice: 'fast' "
-            "(choose from 'inline', 'thread', 'process')",
+            "(choose from 'inline', 'thread', 'process', 'dask')",
         ),
         ("--colour", "%%pointy: unrecognized arguments: --colour"),
         ("--max-workers many", "%%pointy: argument --max-workers: invalid int value: 'many'"),
@@ -795,3 +795,20 @@ def test_load_ext_leaves_the_heavy_imports_for_the_first_cell() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout == "[]\n"
+
+
+def test_executor_dask_runs_a_cells_events_on_the_local_cluster_until_unload(
+    ip: Any, dask_client: Any
+) -> None:
+    from pointy_engine.dask_executor import local_cluster
+
+    ok(ip, "import os\ndef where():\n    return os.getpid()")
+    ok(ip, "%%pointy --executor dask -o r\nwhere")
+    result = ip.user_ns["r"]
+    assert result.status == "succeeded"
+    assert result.value != os.getpid()
+    assert result.network_ops[0].address.startswith("tcp://127.0.0.1:")
+    assert local_cluster.running
+    run(ip, "%unload_ext pointy_jupyter")
+    assert not local_cluster.running
+    assert dask_client.status == "closed"
