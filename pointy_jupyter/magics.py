@@ -46,6 +46,8 @@ class PointyMagics(Magics):
     def jobs(self) -> NotebookJobs:
         """The kernel's scheduled jobs, made with the first cell that schedules or lists them."""
         if self._jobs is None:
+            from .jobs import NotebookJobs
+
             self._jobs = NotebookJobs(self.session)
         return self._jobs
 

@@ -16,7 +16,6 @@ from pointy_engine import (
     PointyError,
     SoftSignal,
 )
-from pointy_engine.observers import RunObservers
 
 HARD_TIMEOUT = 60.0
 
@@ -60,15 +59,20 @@ def test_results_come_back_in_input_order_whatever_finishes_first() -> None:
     ]
 
 
-def test_every_batch_run_is_announced_to_the_run_observers(monkeypatch: Any) -> None:
-    from pointy_engine import observers, run
+def test_every_batch_run_is_announced_to_the_run_observers() -> None:
+    from pointy_engine.observers import run_observers
 
     seen: list[tuple[str, dict[str, str]]] = []
-    mine = RunObservers()
-    mine.add(lambda announced: seen.append((announced.name, announced.tags)))
-    monkeypatch.setattr(run, "run_observers", mine)
-    monkeypatch.setattr(observers, "run_observers", mine)
-    done = SumBatch(numbers=[1, 2, 3]).execute(executor="thread", events={"Total": sum_total})
+
+    def observe(announced: Any) -> None:
+        if announced.tags.get("batch"):
+            seen.append((announced.name, announced.tags))
+
+    run_observers.add(observe)
+    try:
+        done = SumBatch(numbers=[1, 2, 3]).execute(executor="thread", events={"Total": sum_total})
+    finally:
+        run_observers.remove(observe)
     assert sorted(seen, key=lambda item: item[1]["index"]) == [
         ("Sum", {"batch": done.id, "index": "0"}),
         ("Sum", {"batch": done.id, "index": "1"}),

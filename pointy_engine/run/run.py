@@ -569,22 +569,22 @@ class Run:
     @property
     def metrics(self) -> Any:
         """One row per attempt, as a pandas DataFrame (see pointy_engine.telemetry.frames)."""
-        from .telemetry.frames import metrics_frame
-        from .telemetry.store import RunEntry
+        from ..telemetry.frames import metrics_frame
+        from ..telemetry.store import RunEntry
 
         return metrics_frame([RunEntry(self)])
 
     @property
     def summary(self) -> Any:
         """One row per node, as a pandas DataFrame, with value type and size."""
-        from .telemetry.frames import summary_frame
-        from .telemetry.store import RunEntry
+        from ..telemetry.frames import summary_frame
+        from ..telemetry.store import RunEntry
 
         return summary_frame([RunEntry(self)], self.values)
 
     def timeline(self) -> Any:
         """A Gantt-style timeline (SVG in notebooks; `.save(path)`)."""
-        from .telemetry.timeline import Timeline
+        from ..telemetry.timeline import Timeline
 
         return Timeline.of(self)
 
