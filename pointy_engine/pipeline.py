@@ -105,13 +105,16 @@ class Pipeline:
         stop_on_error: bool = False,
         stop_on_exception: bool = False,
         capture_output: bool = False,
+        cache: Any = None,
     ) -> Run:
         """Run the pipeline. Blocks until the end unless `background=True`.
 
         Unknown events and missing arguments raise here, before anything runs; an event's
         failure never raises (see `run.status` and `run.nodes`). `executor` runs every event
         on one executor, overriding their own settings. `capture_output` keeps what each event
-        prints and logs in `run.nodes[id].output`.
+        prints and logs in `run.nodes[id].output`. `cache` (True, a folder, or a
+        `pointy_engine.cache.Cache`) takes a node's value from disk when its event's code and
+        inputs match a cached success (state "cached"), and stores what succeeds.
         """
         own = executors is None
         if own:  # processes are this run's own; threads come from the process's pools
@@ -126,6 +129,7 @@ class Pipeline:
             own_executors=own,
             capture_output=capture_output,
             name=type(self).__name__,
+            cache=cache,
         )
         if signals.any_listeners():
             run.add_listener(signals.SignalBridge(self, run))
