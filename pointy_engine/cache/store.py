@@ -66,7 +66,7 @@ class Cache:
             path.unlink(missing_ok=True)
             return None
         with contextlib.suppress(OSError):  # evicted meanwhile: the value read is still good
-            os.utime(path)  # recently used
+            _touch(path)
         return Entry(
             value, header["event"], header["duration"], header["stored"], header["descriptor"]
         )
@@ -91,6 +91,7 @@ class Cache:
                 file.write(json.dumps(header).encode() + b"\n")
                 file.write(payload)
             os.replace(temporary, self._path(key))
+            _touch(self._path(key))
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -167,6 +168,12 @@ class Cache:
         if not self.directory.is_dir():
             return []
         return [p for p in self.directory.iterdir() if p.name.endswith(SUFFIX)]
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry used now, to the nanosecond (file times alone are coarser)."""
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
 
 
 def _dumps(value: Any) -> bytes:

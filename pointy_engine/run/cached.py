@@ -39,9 +39,15 @@ class RunCache:
         if code is None:
             code = self.codes[id(target)] = code_digest(target)
         hasher = xxhash.xxh3_128(code)
-        hasher.update(value_digest(sorted(kwargs.items())))
+        received = sorted(kwargs.items())
         if task.style == CLASS and not task.wants_previous:
-            hasher.update(value_digest(previous))  # it is `self.previous_result`
+            received.append(("previous_result", previous))  # it is `self.previous_result`
+        for name, value in received:
+            hasher.update(name.encode())
+            try:
+                hasher.update(value_digest(value))
+            except NotCacheable as error:
+                raise NotCacheable(f"input {name!r}: {error}") from None
         return hasher.hexdigest()
 
     def hit(
