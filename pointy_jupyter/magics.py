@@ -11,6 +11,7 @@ from IPython.display import display
 from .completion import event_matcher
 from .errors import PointyCellError
 from .options import EXECUTORS, parse_line, read_options
+from .staleness import StalenessWatcher
 
 if TYPE_CHECKING:
     from .session import Session
@@ -27,6 +28,7 @@ class PointyMagics(Magics):
         self._session: Session | None = None
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
+        self.staleness = StalenessWatcher(shell, lambda: self._session)
 
     @property
     def session(self) -> Session:
@@ -77,6 +79,12 @@ class PointyMagics(Magics):
         action="store_true",
         help="text progress: a line per finished node, then a summary",
     )
+    @argument(
+        "--cache",
+        action="store_true",
+        help="take steps whose code and inputs are unchanged from .pointy-cache/ beside the "
+        "notebook (it survives kernel restarts)",
+    )
     def pointy(self, line: str, cell: str) -> None:
         """Run the Pointy pipeline written in the cell body, e.g. `fetch |-> clean || stats`.
 
@@ -112,13 +120,19 @@ class PointyMagics(Magics):
 
     @line_magic("pointy")
     @magic_arguments(name="pointy")
-    @argument("command", choices=("runs", "show"), help="what to do")
+    @argument("command", choices=("runs", "show", "cache"), help="what to do")
     @argument("name", nargs="?", help="for show: the variable holding the run (default: the last)")
+    @argument("event", nargs="?", help="for cache clear: only this event's entries")
     def pointy_line(self, line: str) -> Any:
-        """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy show NAME`: a run's widget."""
+        """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy show NAME`: a run's widget.
+        `%pointy cache`: the cache's entries and size; `%pointy cache clear [EVENT]` empties it."""
         args = parse_line(self.pointy_line, line, "%pointy")
         if args.command == "runs":
             return self.session.history.frame()
+        if args.command == "cache":
+            from .cache_view import cache_command
+
+            return cache_command(self.session.cache, args.name, args.event)
         if args.name is None:
             if not self.session.controllers:
                 raise PointyCellError("%pointy show: no run yet")
@@ -131,6 +145,7 @@ class PointyMagics(Magics):
 
     def close(self) -> None:
         """Stop what the extension started and take the magics and the completer out."""
+        self.staleness.close()
         self.session.close()
         from pointy_engine.threads import shared_threads
 

@@ -33,6 +33,7 @@ class CellOptions:
     plan_only: bool = False
     timeout: float | None = None
     widget: bool = True
+    cache: bool = False  # --cache: take unchanged steps from the notebook's .pointy-cache/
 
 
 def parse_line(magic: Callable[..., Any], line: str, prog: str) -> Namespace:
@@ -70,6 +71,7 @@ def read_options(args: Namespace, namespace: Mapping[str, Any], evaluate: Evalua
         plan_only=args.plan,
         timeout=args.timeout,
         widget=not args.no_widget,
+        cache=getattr(args, "cache", False),
     )
 
 

@@ -437,7 +437,7 @@ def test_line_magic_errors(ip: Any) -> None:
     assert error(ip, "%pointy show nope") == "%pointy show: no variable 'nope' in the notebook"
     assert error(ip, "%pointy show") == "%pointy show: no run yet"
     assert error(ip, "%pointy stop") == (
-        "%pointy: argument command: invalid choice: 'stop' (choose from 'runs', 'show')"
+        "%pointy: argument command: invalid choice: 'stop' (choose from 'runs', 'show', 'cache')"
     )
 
 

@@ -23,13 +23,14 @@ const CHAR_W = 7;
 const COLLAPSE_AT = 12; // parallel groups with more members start collapsed
 const GROUP_W = 200;
 const GROUP_H = 46;
-const STATES = ["pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled"];
-const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
+const STATES = ["pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled", "cached"];
+const DONE = new Set(["succeeded", "failed", "skipped", "cancelled", "cached"]);
 const RUN_DONE = new Set(["succeeded", "failed", "cancelled"]);
 const BUTTONS = [
   ["rerun_all", "pointy-rerun-all", "Re-run all", () => ({ type: "rerun", mode: "all", node: null })],
   ["rerun_failed", "pointy-rerun-failed", "Re-run failed", () => ({ type: "rerun", mode: "failed", node: null })],
   ["rerun_from", "pointy-rerun-from", "Re-run from selected", (sel) => ({ type: "rerun", mode: "from", node: sel })],
+  ["rerun_stale", "pointy-rerun-stale", "Re-run stale", () => ({ type: "rerun", mode: "stale", node: null })],
   ["cancel", "pointy-cancel", "Cancel", () => ({ type: "cancel" })],
 ];
 
@@ -379,6 +380,7 @@ function render({ model, el }) {
     const item = html("span", "pointy-legend-item", legend, state);
     item.dataset.state = state;
   }
+  html("span", "pointy-legend-item pointy-legend-stale", legend, "stale").dataset.stale = "true";
   const canvas = html("div", "pointy-canvas", root);
   const detail = html("div", "pointy-detail", root);
 
@@ -421,6 +423,7 @@ function render({ model, el }) {
     for (const group of ctx.collapsed.values()) paintGroup(group, live.nodes); // also those with no view yet
     for (const arm of ctx.arms) paintArm(arm, live.nodes);
     paintSelected();
+    paintStale();
     paintStatus();
   }
 
@@ -464,6 +467,16 @@ function render({ model, el }) {
   function paintControls() {
     const controls = model.get("controls") || {};
     for (const [key, button] of buttonEls) button.disabled = !controls[key];
+  }
+
+  function paintStale() {
+    // A node whose event a later cell redefined (and its downstream): an outline, over its state.
+    if (!ctx) return;
+    const stale = new Set(model.get("stale") || []);
+    for (const [id, el] of ctx.nodeEls) {
+      if (stale.has(id)) el.g.setAttribute("data-stale", "true");
+      else el.g.removeAttribute("data-stale");
+    }
   }
 
   function paintSelected() {
@@ -556,6 +569,7 @@ function render({ model, el }) {
     ["change:run_id", paintStatus],
     ["change:controls", paintControls],
     ["change:selected", paintSelected],
+    ["change:stale", paintStale],
     ["change:detail", () => {
       live.detail = model.get("detail");
       paintDetail();
