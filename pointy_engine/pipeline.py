@@ -106,6 +106,7 @@ class Pipeline:
         stop_on_exception: bool = False,
         capture_output: bool = False,
         tags: Mapping[str, str] | None = None,
+        cache: Any = None,
     ) -> Run:
         """Run the pipeline. Blocks until the end unless `background=True`.
 
@@ -113,7 +114,9 @@ class Pipeline:
         failure never raises (see `run.status` and `run.nodes`). `executor` runs every event
         on one executor, overriding their own settings. `capture_output` keeps what each event
         prints and logs in `run.nodes[id].output`. `tags` say where the run came from
-        (`{"trigger": "schedule", "job": ...}`), for observers such as run history.
+        (`{"trigger": "schedule", "job": ...}`), for observers such as run history. `cache` (True, a folder, or a
+        `pointy_engine.cache.Cache`) takes a node's value from disk when its event's code and
+        inputs match a cached success (state "cached"), and stores what succeeds.
         """
         own = executors is None
         if own:  # processes are this run's own; threads come from the process's pools
@@ -129,6 +132,7 @@ class Pipeline:
             capture_output=capture_output,
             name=type(self).__name__,
             tags=tags,
+            cache=cache,
         )
         if signals.any_listeners():
             run.add_listener(signals.SignalBridge(self, run))

@@ -12,6 +12,7 @@ from .completion import event_matcher
 from .errors import PointyCellError
 from .help_text import plain_help
 from .options import EXECUTORS, parse_line, read_options
+from .staleness import StalenessWatcher
 from .telemetry import KernelTelemetry
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class PointyMagics(Magics):
         self.telemetry = KernelTelemetry()  # collection starts with the extension
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
+        self.staleness = StalenessWatcher(shell, lambda: self._session)
 
     @property
     def session(self) -> Session:
@@ -100,6 +102,12 @@ class PointyMagics(Magics):
     @argument("--every", metavar="INTERVAL", help="schedule: run every INTERVAL (30s, 10m, 1h)")
     @argument("--cron", metavar='"M H DOM MON DOW"', help="schedule: on five crontab fields")
     @argument("--at", metavar='"YYYY-MM-DD HH:MM"', help="schedule: once, at this time")
+    @argument(
+        "--cache",
+        action="store_true",
+        help="take steps whose code and inputs are unchanged from .pointy-cache/ beside the "
+        "notebook (it survives kernel restarts)",
+    )
     def pointy(self, line: str, cell: str) -> None:
         """Run the Pointy pipeline written in the cell body, e.g. `fetch |-> clean || stats`.
 
@@ -149,11 +157,18 @@ class PointyMagics(Magics):
 
     @line_magic("pointy")
     @magic_arguments(name="pointy")
-    @argument("command", choices=("runs", "metrics", "show", "jobs", "history"), help="what to do")
+    @argument(
+        "command",
+        choices=("runs", "metrics", "show", "jobs", "history", "cache"),
+        help="what to do",
+    )
     @argument("name", nargs="?", help="for show: the variable holding the run (default: the last)")
+    @argument("event", nargs="?", help="for cache clear: only this event's entries")
     def pointy_line(self, line: str) -> Any:
         """`%pointy runs`: the kernel's runs as a DataFrame. `%pointy metrics`: one row per
-        attempt of those runs. `%pointy show NAME`: a run's widget."""
+        attempt of those runs. `%pointy show NAME`: a run's widget. `%pointy jobs`, `%pointy
+        history`: scheduled jobs and the run history. `%pointy cache`: the cache's entries and
+        size; `%pointy cache clear [EVENT]` empties it."""
         args = parse_line(self.pointy_line, line, "%pointy")
         if args.command == "runs":
             return self.telemetry.runs()
@@ -161,6 +176,10 @@ class PointyMagics(Magics):
             return self.telemetry.metrics()
         if args.command in ("jobs", "history"):
             return self._jobs_view(args.command, args.name)
+        if args.command == "cache":
+            from .cache_view import cache_command
+
+            return cache_command(self.session.cache, args.name, args.event)
         if args.name is None:
             if not self.session.controllers:
                 raise PointyCellError("%pointy show: no run yet")
@@ -184,6 +203,7 @@ class PointyMagics(Magics):
         """Stop what the extension started and take the magics and the completer out."""
         if self._jobs is not None:
             self._jobs.close()
+        self.staleness.close()
         self.session.close()
         from pointy_engine.threads import shared_threads
 

@@ -37,6 +37,7 @@ class CellOptions:
     every: float | str | None = None  # --every / --cron / --at: register a job, run nothing now
     cron: str | None = None
     at: str | None = None
+    cache: bool = False  # --cache: take unchanged steps from the notebook's .pointy-cache/
 
 
 def parse_line(magic: Callable[..., Any], line: str, prog: str) -> Namespace:
@@ -75,6 +76,7 @@ def read_options(args: Namespace, namespace: Mapping[str, Any], evaluate: Evalua
         timeout=args.timeout,
         widget=not args.no_widget,
         **_schedule(args),
+        cache=getattr(args, "cache", False),
     )
 
 

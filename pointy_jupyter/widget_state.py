@@ -19,9 +19,10 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 NODE_STATES = ("pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled")
+NODE_STATES += ("cached",)  # a success taken from the run's cache (the event did not run)
 RUN_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 RUN_END_STATES = frozenset({"succeeded", "failed", "cancelled"})
-NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled", "cached"})
 
 NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
 # Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",

@@ -453,7 +453,7 @@ def test_line_magic_errors(ip: Any) -> None:
     assert error(ip, "%pointy show") == "%pointy show: no run yet"
     assert error(ip, "%pointy stop") == (
         "%pointy: argument command: invalid choice: 'stop' "
-        "(choose from 'runs', 'metrics', 'show', 'jobs', 'history')"
+        "(choose from 'runs', 'metrics', 'show', 'jobs', 'history', 'cache')"
     )
 
 

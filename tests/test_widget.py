@@ -55,6 +55,7 @@ FINAL_NODES = {
 }
 PENDING = {"state": "pending", "attempts": 0, "duration": None, "descriptor": None}
 CONTROLS_OFF = {"rerun_all": False, "rerun_failed": False, "rerun_from": False, "cancel": False}
+CONTROLS_OFF["rerun_stale"] = False
 
 
 def chain(size: int) -> dict[str, Any]:
@@ -158,6 +159,7 @@ def test_state_counts_has_every_state_in_order() -> None:
         "failed": 1,
         "skipped": 0,
         "cancelled": 0,
+        "cached": 0,
     }
 
 

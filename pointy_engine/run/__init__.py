@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..events import Outcome
 from .run import NodeResult, Run
 from .states import (
+    CACHED,
     CANCELLED,
     FAILED,
     FINISHED_NODE_STATES,
@@ -23,6 +24,7 @@ from .states import (
 )
 
 __all__ = [
+    "CACHED",
     "CANCELLED",
     "FAILED",
     "FINISHED_NODE_STATES",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import capture
+from ..cache import as_cache
 from ..clock import SLICE, Clock, SystemClock
 from ..errors import PointyError
 from ..events import Outcome
@@ -28,8 +29,11 @@ from ..invoke import Attempt, EventReturnedFailure, invoke, invoke_captured
 from ..observers import RunObservers, run_observers
 from ..plan import Plan, Task
 from ..records import ErrorInfo, Listener, Record, RecordStream
+from .cached import RunCache
 from .frames import BranchFrame, Frame, ParallelFrame, RootFrame, SequenceFrame
-from .rerun import kept_results
+from .rerun import GOOD as _GOOD
+from .rerun import downstream, kept_results
+from .stale import redefined
 from .states import (
     CANCELLED,
     FAILED,
@@ -50,6 +54,8 @@ class NodeResult:
 
     __slots__ = (
         "attempts",
+        "cache_note",
+        "cached_at",
         "descriptor",
         "duration",
         "error",
@@ -76,6 +82,8 @@ class NodeResult:
         self.duration: float | None = None  # seconds spent in the event body, last attempt
         self.worker = ""
         self.output = ""  # printed and logged text, every attempt's, with capture_output=True
+        self.cached_at: float | None = None  # state "cached": when the value was first computed
+        self.cache_note = ""  # why the cache could not be used for this node, if it could not
 
     def __repr__(self) -> str:
         return f"<NodeResult {self.id} {self.state} attempts={self.attempts}>"
@@ -107,6 +115,7 @@ class Run:
         name: str = "",
         tags: Mapping[str, str] | None = None,
         observers: RunObservers | None = None,
+        cache: Any = None,
     ) -> None:
         self.id = run_id or uuid.uuid4().hex[:12]
         # What the run is of ("Nightly", a cell's first line) and where it came from
@@ -146,6 +155,9 @@ class Run:
         self._started = False
         self._thread: threading.Thread | None = None
         self._loop_thread_name = ""
+        self._stale: set[str] = set()  # nodes whose event was redefined since (see mark_stale)
+        self.cache = as_cache(cache)
+        self._cache = RunCache(self.cache) if self.cache is not None else None
         self._observers = run_observers if observers is None else observers
         self._observers.announce(self)  # last: observers see a complete run
 
@@ -183,8 +195,8 @@ class Run:
 
     @property
     def values(self) -> dict[str, Any]:
-        """Values of the nodes that succeeded, by node id."""
-        return {key: r.value for key, r in self.nodes.items() if r.state == SUCCEEDED}
+        """Values of the nodes that succeeded (or came from the cache), by node id."""
+        return {key: r.value for key, r in self.nodes.items() if r.state in _GOOD}
 
     @property
     def errors(self) -> dict[str, ErrorInfo]:
@@ -224,6 +236,21 @@ class Run:
             raise
         return self
 
+    @property
+    def stale(self) -> list[str]:
+        """Nodes whose event was redefined after this run used it, and everything downstream."""
+        return sorted(self._stale)
+
+    def mark_stale(self, events: Mapping[str, Any]) -> set[str]:
+        """Compare `events` (a namespace) with the events this run used: the nodes whose event
+        changed and their downstream become stale. Returns the nodes that newly became stale."""
+        fresh: set[str] = set()
+        for node_id in redefined(self.plan, events):
+            fresh |= downstream(self.graph, node_id)
+        fresh -= self._stale
+        self._stale |= fresh
+        return fresh
+
     def cancel(self) -> None:
         """Cancel: waiting retries and pending nodes at once, running nodes as soon as possible."""
         if not self._done.is_set():
@@ -239,7 +266,8 @@ class Run:
         plan: Plan | None = None,
         **options: Any,
     ) -> Run:
-        """A new, not yet started run: everything, only what failed, or from `node` onwards.
+        """A new, not yet started run: everything, only what failed, from `node` onwards, or
+        the stale nodes (see `mark_stale`) and what depends on them.
 
         Nodes that are not re-run keep their recorded state and value; pass `plan` to run
         with re-resolved events (a notebook redefines them). Start it with `.start()`.
@@ -247,12 +275,13 @@ class Run:
         plan = plan or self.plan
         if self._own_executors and plan.executors is self.plan.executors:
             plan = plan.with_executors(plan.executors.fresh())  # ours were shut down at the end
-        reuse = kept_results(self.nodes, self.graph, mode, node, plan.graph)
+        reuse = kept_results(self.nodes, self.graph, mode, node, plan.graph, self._stale)
         options.setdefault("own_executors", self._own_executors)
         options.setdefault("capture_output", self._capture)
         options.setdefault("name", self.name)
         options.setdefault("tags", {**self.tags, "rerun_of": self.id, "mode": mode})
         options.setdefault("observers", self._observers)
+        options.setdefault("cache", self.cache)
         run = Run(
             plan,
             clock=self._clock,
@@ -383,6 +412,12 @@ class Run:
         kwargs = task.kwargs
         if task.wants_previous:
             kwargs = {**kwargs, "previous_result": previous}
+        if (
+            attempt == 1
+            and self._cache is not None
+            and self._cache.hit(self, task, parent, slot, kwargs, previous)
+        ):
+            return  # settled from the cache
         choice = task.executor
         if choice.inline:
             self._emit(node.id, node.name, attempt, RUNNING, self._loop_thread_name)
@@ -414,6 +449,8 @@ class Run:
             result.descriptor = outcome.descriptor
             result.error = None
             result.finished = self._now()
+            if self._cache is not None:
+                self._cache.store(self, task, outcome)
             self._emit(
                 node.id, node.name, attempt, SUCCEEDED, outcome.worker, None, outcome.descriptor
             )
@@ -508,7 +545,7 @@ class Run:
             reused.error,
             reused.descriptor,
         )
-        ok = reused.state == SUCCEEDED
+        ok = reused.state in _GOOD
         if ok and self.plan.tasks[node.id].settings.stop_on_success:
             self._stop("success")  # as it did when it ran
         self._ready.append((parent.child_done, (self, slot, ok, reused.value, reused.descriptor)))

@@ -6,7 +6,8 @@ from typing import Literal
 
 PENDING, RUNNING, RETRYING = "pending", "running", "retrying"
 SUCCEEDED, FAILED, SKIPPED, CANCELLED = "succeeded", "failed", "skipped", "cancelled"
-FINISHED_NODE_STATES = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
+CACHED = "cached"  # a success taken from the cache: the event did not run
+FINISHED_NODE_STATES = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED, CACHED})
 RUN_STATES = ("pending", "running", SUCCEEDED, FAILED, CANCELLED)
 
-RerunMode = Literal["all", "failed", "from"]
+RerunMode = Literal["all", "failed", "from", "stale"]

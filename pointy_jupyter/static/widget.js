@@ -24,13 +24,14 @@ const LABEL_FONT = "600 12px"; // .pointy-label: boxes are sized from this font 
 const COLLAPSE_AT = 12; // parallel groups with more members start collapsed
 const GROUP_W = 200;
 const GROUP_H = 46;
-const STATES = ["pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled"];
-const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
+const STATES = ["pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled", "cached"];
+const DONE = new Set(["succeeded", "failed", "skipped", "cancelled", "cached"]);
 const RUN_DONE = new Set(["succeeded", "failed", "cancelled"]);
 const BUTTONS = [
   ["rerun_all", "pointy-rerun-all", "Re-run all", () => ({ type: "rerun", mode: "all", node: null })],
   ["rerun_failed", "pointy-rerun-failed", "Re-run failed", () => ({ type: "rerun", mode: "failed", node: null })],
   ["rerun_from", "pointy-rerun-from", "Re-run from selected", (sel) => ({ type: "rerun", mode: "from", node: sel })],
+  ["rerun_stale", "pointy-rerun-stale", "Re-run stale", () => ({ type: "rerun", mode: "stale", node: null })],
   ["cancel", "pointy-cancel", "Cancel", () => ({ type: "cancel" })],
 ];
 
@@ -533,6 +534,8 @@ function render({ model, el }) {
     const item = html("span", "pointy-legend-item", stateLegend, state);
     item.dataset.state = state;
   }
+  html("span", "pointy-legend-item pointy-legend-stale", stateLegend, "stale").dataset.stale =
+    "true";
   const edgeLegend = html("div", "pointy-legend-edges", legend);
   for (const [kind, words] of EDGE_LEGEND) {
     const item = html("span", "pointy-legend-edge", edgeLegend);
@@ -612,6 +615,7 @@ function render({ model, el }) {
     for (const group of ctx.collapsed.values()) paintGroup(group, live.nodes); // also those with no view yet
     for (const arm of ctx.arms) paintArm(arm, live.nodes);
     paintSelected();
+    paintStale();
     paintStatus();
   }
 
@@ -687,6 +691,16 @@ function render({ model, el }) {
   function paintControls() {
     const controls = model.get("controls") || {};
     for (const [key, button] of buttonEls) button.disabled = !controls[key];
+  }
+
+  function paintStale() {
+    // A node whose event a later cell redefined (and its downstream): an outline, over its state.
+    if (!ctx) return;
+    const stale = new Set(model.get("stale") || []);
+    for (const [id, el] of ctx.nodeEls) {
+      if (stale.has(id)) el.g.setAttribute("data-stale", "true");
+      else el.g.removeAttribute("data-stale");
+    }
   }
 
   function paintSelected() {
@@ -851,6 +865,7 @@ function render({ model, el }) {
     ["change:run_id", paintStatus],
     ["change:controls", paintControls],
     ["change:selected", paintSelected],
+    ["change:stale", paintStale],
     ["change:detail", () => {
       live.detail = model.get("detail");
       paintDetail();
