@@ -114,9 +114,10 @@ class Pipeline:
         failure never raises (see `run.status` and `run.nodes`). `executor` runs every event
         on one executor, overriding their own settings. `capture_output` keeps what each event
         prints and logs in `run.nodes[id].output`. `tags` say where the run came from
-        (`{"trigger": "schedule", "job": ...}`), for observers such as run history. `cache` (True, a folder, or a
-        `pointy_engine.cache.Cache`) takes a node's value from disk when its event's code and
-        inputs match a cached success (state "cached"), and stores what succeeds.
+        (`{"trigger": "schedule", "job": ...}`), for observers such as run history. `cache`
+        (True, a folder, or a `pointy_engine.cache.Cache`) takes a node's value from disk when
+        its event's code and inputs match a cached success (state "cached"), and stores what
+        succeeds.
         """
         own = executors is None
         if own:  # processes are this run's own; threads come from the process's pools
