@@ -70,10 +70,10 @@ function classifyNumbers(found: Token[]): Token[] {
     }
     const next = code[index + 1];
     const previous = code[index - 1];
-    if (next && (next.text === '->' || next.text === '|->')) {
-      token.kind = 'arm';
-    } else if ((next && next.text === '*') || (previous && previous.text === '*')) {
+    if ((next && next.text === '*') || (previous && previous.text === '*')) {
       token.kind = 'retry';
+    } else if (next && (next.text === '->' || next.text === '|->')) {
+      token.kind = 'arm';
     }
   });
   return found;
