@@ -254,6 +254,16 @@ class Executors:
                 self._pools[key] = pool
         return pool
 
+    def discard_broken(self, choice: ExecutorChoice) -> None:
+        """Drop `choice`'s pool if it is broken (a worker died): the next `get` builds a new one."""
+        key = (choice.kind, choice.config)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None or not getattr(pool, "_broken", False):
+                return
+            del self._pools[key]
+        pool.shutdown(wait=False, cancel_futures=True)
+
     def shutdown(self, wait: bool = True, cancel_futures: bool = True) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import queue
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..executors import ExecutorChoice
@@ -127,7 +127,9 @@ class Submitter:
             outcome = future.result()
             if task.executor.by_value:
                 outcome = unpack(outcome)
-        except BaseException as error:  # the executor itself failed (broken pool, cancelled)
+        except BrokenExecutor as error:  # the worker died (os._exit, a signal, out of memory)
+            outcome = Attempt(False, None, 0, self.broken(task, error), "", 0.0)
+        except BaseException as error:  # the executor itself failed (cancelled, ...)
             outcome = Attempt(
                 False,
                 None,
@@ -137,6 +139,17 @@ class Submitter:
                 0.0,
             )
         self.run._settle(task, parent, slot, previous, attempt, outcome)
+
+    def broken(self, task: Task, error: BrokenExecutor) -> BrokenExecutor:
+        """Forget the broken pool, so the next attempt gets a new one; say what happened."""
+        self.pools.pop(id(task.executor), None)
+        self.run.plan.executors.discard_broken(task.executor)
+        described = type(error)(
+            f"the worker running {task.node.name!r} ended abruptly (os._exit, a signal or out "
+            "of memory); its pool is rebuilt for the next attempt"
+        )
+        described.__cause__ = error
+        return described
 
     def time_out(self, token: int) -> None:
         entry = self.in_flight.pop(token, None)
