@@ -17,7 +17,13 @@ from typing import Any
 
 from . import signals
 from .errors import PointyError
-from .executors import ExecutorInitializerConfig, Executors, _process_pool, _thread_pool
+from .executors import (
+    ExecutorInitializerConfig,
+    Executors,
+    _names_dask_cluster,
+    _process_pool,
+    _thread_pool,
+)
 from .fields import validate_inputs
 from .pipeline import Pipeline
 from .records import Listener
@@ -118,6 +124,7 @@ class BatchRun:
         self._rerun_of: dict[int, Run | None] = {}
         self._done = threading.Event()
         self._lock = threading.Lock()
+        self._running_on: Any = None  # the executor instance the batches' events use
 
     def __repr__(self) -> str:
         return f"<BatchRun {self.id} {self.name} {self.status} batches={len(self.runs)}>"
@@ -208,13 +215,28 @@ class BatchRun:
         again._rerun_of = {i: self.runs[i] for i in self.failed}
         return again.start(list(again._rerun_of), background)
 
+    @property
+    def dashboard_link(self) -> str | None:
+        """The Dask dashboard's address when the batches run on a Dask cluster."""
+        return getattr(self._running_on, "dashboard_link", None)
+
     def _pool(self) -> tuple[Any, bool]:
         """The executor every event of this batch run uses, and whether this run owns it."""
-        if self._executor == "process":
-            return _process_pool(self._config), True
-        if self._executor == "thread":
-            return _thread_pool(self._config), True
-        return self._executor, False
+        executor = self._executor
+        if executor == "process":
+            pool, owned = _process_pool(self._config), True
+        elif executor == "thread":
+            pool, owned = _thread_pool(self._config), True
+        elif executor == "dask" or _names_dask_cluster(executor):
+            from .dask_executor import dask_executor_for, local_dask_executor
+
+            # One executor for all batches; shutting it down closes only a client it opened.
+            pool = local_dask_executor() if executor == "dask" else dask_executor_for(executor)
+            owned = True
+        else:
+            pool, owned = executor, False
+        self._running_on = pool
+        return pool, owned
 
     def _build(self, index: int, pool: Any, executors: Executors) -> Run:
         pipeline = _instance(self._template, self.batch._batches[index])

@@ -18,7 +18,11 @@ import time
 from concurrent.futures import Executor, Future
 from typing import Any
 
+import cloudpickle
+
+from .cluster_values import ClusterValue, Kept, head_of, resolving
 from .errors import PointyError
+from .invoke import invoke_by_value, unpack
 from .network import NetworkOp
 from .observers import run_observers
 from .records import Record
@@ -40,11 +44,30 @@ def names_dask_cluster(executor: Any) -> bool:
     )
 
 
-def _on_worker(fn: Any, *args: Any) -> tuple[str, Any]:
-    """Runs on a Dask worker: the call's result, with the worker's address."""
+DEFAULT_KEEP_OVER = 1_000_000  # bytes: an event's value larger than this stays on the cluster
+
+
+def _on_worker(
+    fn: Any, keep_over: int | None, ref_keys: tuple[str, ...], refs: list[Kept], *args: Any
+) -> tuple[str, Any] | Kept:
+    """Runs on a Dask worker: the call's result with the worker's address, or, for an event
+    whose pickled attempt is larger than `keep_over`, a `Kept` that leaves its value here.
+    `refs` are the kept results of earlier events this payload refers to (Dask fetched them
+    worker to worker); the payload's `ClusterRef`s resolve to their values."""
     from distributed import get_worker
 
-    return get_worker().address, fn(*args)
+    address = get_worker().address
+    resolving({key: kept.value for key, kept in zip(ref_keys, refs)} if refs else None)
+    try:
+        result = fn(*args)
+    finally:
+        resolving(None)
+    if keep_over is not None and isinstance(result, bytes) and len(result) > keep_over:
+        attempt = unpack(result)
+        if attempt.ok:  # a failure's value comes back with its error
+            small = cloudpickle.dumps(attempt._replace(value=None))
+            return Kept(address, small, attempt.value, len(result) - len(small))
+    return address, result
 
 
 def _size(value: Any) -> int:
@@ -106,11 +129,35 @@ def _observe(run: Any) -> None:
 class DaskExecutor(Executor):
     """A `concurrent.futures.Executor` over a `distributed.Client`."""
 
-    def __init__(self, client: Any, owns_client: bool = False) -> None:
+    runs_by_value = True  # events reach the workers pickled by value (see Executors.choose)
+
+    def __init__(
+        self, client: Any, owns_client: bool = False, keep_over: int | None = DEFAULT_KEEP_OVER
+    ) -> None:
+        """`keep_over`: events whose value pickles to more bytes than this leave it on the
+        cluster (a `ClusterValue` on the run); None brings every value back at once."""
         self.client = client
+        self.keep_over = keep_over
         self._owns_client = owns_client
         self._closed = False
+        self._expected = threading.local()
         watch_runs()
+
+    def same_cluster(self, other: Any) -> bool:
+        """Whether `other` is an executor on this executor's cluster."""
+        if not isinstance(other, DaskExecutor):
+            return False
+        if other.client is self.client:
+            return True
+        mine, theirs = self.client.scheduler, other.client.scheduler
+        return mine is not None and theirs is not None and mine.address == theirs.address
+
+    def expect(self, value: ClusterValue) -> None:
+        """The next call submitted from this thread refers to `value` (a `ClusterRef`)."""
+        pending = getattr(self._expected, "values", None)
+        if pending is None:
+            pending = self._expected.values = []
+        pending.append(value)
 
     @classmethod
     def connect(cls, address: str, security: Any = None) -> DaskExecutor:
@@ -133,25 +180,53 @@ class DaskExecutor(Executor):
             raise RuntimeError("cannot schedule new work after shutdown")
         if kwargs:
             raise TypeError("DaskExecutor.submit takes positional arguments only")
+        refs = getattr(self._expected, "values", None) or []
+        self._expected.values = None
         call = _Call(sum(_size(arg) for arg in args))
         _last_submitted.call = call
         result: Future = Future()
-        remote = self.client.submit(_on_worker, fn, *args, pure=False)
+        keep_over = self.keep_over if fn is invoke_by_value else None
+        keys = tuple(ref.key for ref in refs)
+        futures = [ref.future for ref in refs]
+        remote = self.client.submit(_on_worker, fn, keep_over, keys, futures, *args, pure=False)
         remote.add_done_callback(lambda done: self._settle(done, result, call))
         return result
 
     def _settle(self, remote: Any, result: Future, call: _Call) -> None:
-        latency = time.time() - call.started
+        if remote.status == "finished" and remote.type is Kept:
+            # Only the attempt comes here; the value stays with the future, on the worker.
+            head = self.client.submit(head_of, remote, pure=False)
+            head.add_done_callback(lambda done: self._settle_kept(done, remote, result, call))
+            return
         address, received, problem = "", 0, None
         try:
             address, value = remote.result()
             received = _size(value)
             result.set_result(value)
         except BaseException as error:
-            failure = _explain(error)
-            address = _worker_of(error)
-            problem = f"{type(failure).__name__}: {failure}"
-            result.set_exception(failure)
+            address, problem = self._fail(error, result)
+        self._record(call, address, received, problem)
+
+    def _settle_kept(self, head: Any, remote: Any, result: Future, call: _Call) -> None:
+        address, received, problem = "", 0, None
+        try:
+            address, small, nbytes = head.result()
+            received = len(small)
+            attempt = unpack(small)
+            kept = ClusterValue(remote, self, nbytes, address, call)
+            result.set_result(attempt._replace(value=kept))
+        except BaseException as error:
+            address, problem = self._fail(error, result)
+        self._record(call, address, received, problem)
+
+    @staticmethod
+    def _fail(error: BaseException, result: Future) -> tuple[str, str]:
+        failure = _explain(error)
+        result.set_exception(failure)
+        return _worker_of(error), f"{type(failure).__name__}: {failure}"
+
+    def _record(self, call: _Call, address: str, received: int, problem: str | None) -> None:
+        latency = time.time() - call.started
         run = call.run
         if run is not None:
             run.network_ops.append(

@@ -219,7 +219,9 @@ class Executors:
         if isinstance(executor, type) and issubclass(executor, Executor):
             return ExecutorChoice(executor, config, _is_process_pool(executor))
         if isinstance(executor, Executor):
-            return ExecutorChoice(executor, config, _is_process_pool(type(executor)))
+            # `runs_by_value`: an executor that says its work runs in another interpreter.
+            remote = _is_process_pool(type(executor)) or getattr(executor, "runs_by_value", False)
+            return ExecutorChoice(executor, config, bool(remote))
         raise PointyError(
             f"event {owner!r}: executor must be 'inline', 'thread', 'process', a registered name, "
             f"an Executor class or instance, not {executor!r}"

@@ -76,7 +76,8 @@ class PointyMagics(Magics):
         "--pipeline",
         metavar="CLASS",
         help="validate the inputs with this Pipeline class's fields; "
-        "a body of only comments runs the class's own flow",
+        "a body of only comments runs the class's own flow; a BatchPipeline class runs its "
+        "batches (body empty) and shows them as a grid",
     )
     @argument(
         "--executor",
@@ -121,6 +122,11 @@ class PointyMagics(Magics):
         options = read_options(
             parse_line(self.pointy, line, "%%pointy"), self.shell.user_ns, self.shell.ev
         )
+        from .batch_cell import is_batch, run_batch_cell
+
+        if is_batch(options.pipeline):
+            run_batch_cell(self.session, options, cell)
+            return
         executor, label = self.session.executor_override(options.executor, options.max_workers)
         from .spec import build_spec
 

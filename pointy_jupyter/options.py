@@ -113,16 +113,19 @@ def _inputs(
 
 
 def _pipeline(name: str, namespace: Mapping[str, Any]) -> type[Pipeline]:
+    from pointy_engine.batch import BatchPipeline
     from pointy_engine.pipeline import Pipeline  # at first use: loading is quick
 
     value = namespace.get(name)
-    if isinstance(value, type) and issubclass(value, Pipeline):
+    if isinstance(value, type) and issubclass(value, (Pipeline, BatchPipeline)):
         return value
     if name not in namespace:
         known = [
             key
             for key, item in namespace.items()
-            if isinstance(item, type) and issubclass(item, Pipeline) and not key.startswith("_")
+            if isinstance(item, type)
+            and issubclass(item, (Pipeline, BatchPipeline))
+            and not key.startswith("_")
         ]
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         hint = " (did you mean " + " or ".join(map(repr, close)) + "?)" if close else ""

@@ -171,3 +171,74 @@ def test_closing_the_local_cluster_and_using_it_again_starts_a_new_one() -> None
     cluster.close()
     assert not cluster.running
     assert first.status == "closed"
+
+
+FIFTY_MB = 50_000_000
+
+
+class BigThenSmall(Pipeline):
+    n = InputDataField(data_type=int, default=FIFTY_MB)
+
+    class Meta:
+        pointy = "Make |-> Measure"
+
+
+def _big_events() -> tuple[Any, Any]:
+    """Make (a value of n bytes) and Measure (its length), defined as a notebook cell would."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(
+        "def Make(n):\n    return b'x' * n\n\n"
+        "def Measure(previous_result):\n    return len(previous_result)\n",
+        namespace,
+    )
+    return namespace["Make"], namespace["Measure"]
+
+
+def test_a_large_value_stays_on_the_cluster_between_two_dask_events(dask_client: Any) -> None:
+    import tracemalloc
+
+    from pointy_engine.cluster_values import ClusterValue
+
+    make, measure = _big_events()
+    events = {"Make": make, "Measure": measure}
+    tracemalloc.start()
+    try:
+        run = BigThenSmall().start(events=events, executor=dask_client, background=True)
+        run.wait(HARD_TIMEOUT)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (run.status, run.value) == ("succeeded", FIFTY_MB)
+    kept = run.nodes["Make"].value
+    assert isinstance(kept, ClusterValue)
+    assert re.fullmatch(r"<ClusterValue 50\.0 MB on tcp://127\.0\.0\.1:\d+>", repr(kept))
+    make_op, measure_op = run.network_ops
+    # Neither the value nor a copy of it crossed the kernel: a few hundred bytes each way.
+    assert make_op.bytes_received < 10_000
+    assert measure_op.bytes_sent < 10_000
+    assert peak < FIFTY_MB // 5
+    assert kept.fetch() == b"x" * FIFTY_MB  # and it can still be brought here on demand
+    assert run.network_ops[-1].operation == "fetch"
+    assert run.network_ops[-1].bytes_received >= FIFTY_MB
+
+
+def test_a_kept_value_comes_back_for_an_event_that_is_not_on_the_cluster(
+    dask_client: Any,
+) -> None:
+    class Mixed(Pipeline):
+        n = InputDataField(data_type=int, default=2_000_000)
+
+        class Meta:
+            pointy = "Make |-> Measure"
+
+    make, measure = _big_events()
+    run = Mixed().start(
+        events={
+            "Make": event(executor=dask_client)(make),
+            "Measure": event(executor="inline")(measure),
+        },
+        background=True,
+    )
+    run.wait(HARD_TIMEOUT)
+    assert (run.status, run.value) == ("succeeded", 2_000_000)
+    assert [op.operation for op in run.network_ops] == ["submit", "fetch"]

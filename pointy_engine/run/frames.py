@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..remote import fetched
+
 if TYPE_CHECKING:
     from .run import Run
 
@@ -84,4 +86,4 @@ class RootFrame(Frame):
     __slots__ = ()
 
     def child_done(self, run: Run, slot: int, ok: bool, value: Any, descriptor: int) -> None:
-        run.value = value
+        run.value = fetched(value)  # a value left on a cluster comes back for the run's end

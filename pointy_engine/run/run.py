@@ -29,6 +29,7 @@ from ..invoke import Attempt, EventReturnedFailure, invoke, invoke_captured
 from ..observers import RunObservers, run_observers
 from ..plan import Plan, Task
 from ..records import ErrorInfo, Listener, Record, RecordStream
+from ..remote import RemoteValue
 from .cached import RunCache
 from .frames import BranchFrame, Frame, ParallelFrame, RootFrame, SequenceFrame
 from .rerun import GOOD as _GOOD
@@ -419,20 +420,26 @@ class Run:
         ):
             return  # settled from the cache
         choice = task.executor
+        sent = previous
+        if isinstance(previous, RemoteValue):  # kept on a cluster: a reference, or the value
+            pool = None if choice.inline else self._submitter.pool_for(choice)
+            sent = previous.for_executor(pool)
+            if task.wants_previous:
+                kwargs = {**kwargs, "previous_result": sent}
         if choice.inline:
             self._emit(node.id, node.name, attempt, RUNNING, self._loop_thread_name)
             if self._capture:
                 sink: list[str] = []
                 try:
-                    outcome = invoke_captured(task.target, task.style, kwargs, previous, sink)
+                    outcome = invoke_captured(task.target, task.style, kwargs, sent, sink)
                 except BaseException:  # Ctrl-C in the event: keep what it printed so far
                     result.output += "".join(sink)
                     raise
             else:
-                outcome = invoke(task.target, task.style, kwargs, previous)
+                outcome = invoke(task.target, task.style, kwargs, sent)
             self._settle(task, parent, slot, previous, attempt, outcome)
             return
-        self._submitter.submit(task, parent, slot, previous, attempt, kwargs)
+        self._submitter.submit(task, parent, slot, previous, attempt, kwargs, sent)
 
     def _settle(
         self, task: Task, parent: Frame, slot: int, previous: Any, attempt: int, outcome: Attempt

@@ -49,7 +49,10 @@ class Submitter:
         previous: Any,
         attempt: int,
         kwargs: dict[str, Any],
+        sent: Any,
     ) -> None:
+        """Hand one attempt to its executor; `sent` is `previous` as this executor receives it
+        (see `pointy_engine.remote`), `previous` itself is kept for retries."""
         run = self.run
         node = task.node
         choice = task.executor
@@ -61,7 +64,7 @@ class Submitter:
             future = None
             if choice.by_value:
                 future = pool.submit(
-                    invoke_by_value, pack(task.target, task.style, kwargs, previous, run._capture)
+                    invoke_by_value, pack(task.target, task.style, kwargs, sent, run._capture)
                 )
             else:
                 if run._capture:
@@ -72,11 +75,11 @@ class Submitter:
                         task.target,
                         task.style,
                         kwargs,
-                        previous,
+                        sent,
                         sink,
                     )
                 else:
-                    call = (invoke, task.target, task.style, kwargs, previous)
+                    call = (invoke, task.target, task.style, kwargs, sent)
                 if mode == DISPATCH:
                     pool.dispatch(report, self.inbox, in_flight, token, *call)
                 elif mode == REPORTING:
@@ -99,6 +102,9 @@ class Submitter:
         if task.settings.timeout is not None:
             deadline = run._clock.monotonic() + task.settings.timeout
             heapq.heappush(run._timers, (deadline, next(run._sequence), self.time_out, (token,)))
+
+    def pool_for(self, choice: ExecutorChoice) -> Executor:
+        return (self.pools.get(id(choice)) or self.pool(choice))[0]
 
     def pool(self, choice: ExecutorChoice) -> tuple[Executor, int]:
         """The executor for `choice` and how to hand it work, cached for this run."""
@@ -125,7 +131,7 @@ class Submitter:
             return
         try:
             outcome = future.result()
-            if task.executor.by_value:
+            if task.executor.by_value and type(outcome) is not Attempt:  # Dask unpacks its own
                 outcome = unpack(outcome)
         except BrokenExecutor as error:  # the worker died (os._exit, a signal, out of memory)
             outcome = Attempt(False, None, 0, self.broken(task, error), "", 0.0)
