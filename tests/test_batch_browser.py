@@ -1,0 +1,213 @@
+"""The batch notebook in a real JupyterLab (Chromium, Playwright): the grid fills in live, a click
+shows that batch's graph below it, the Dask grid links to the dashboard; light and dark shots.
+
+Screenshots go to `artifacts/batch/` (git-ignored); POINTY_SHOTS=DIR puts them there instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_browser import SETTINGS, UPSTREAM_ERRORS, free_port, wait_until_up
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "03-batch-and-dask.ipynb"
+SHOTS = Path(os.environ.get("POINTY_SHOTS") or ROOT / "artifacts" / "batch")
+TIMEOUT = 60_000  # milliseconds for anything in the page
+FIRST_GRID = '[data-test="grid"] .pointy-batch'
+DASK_GRID = '[data-test="dask"] .pointy-batch'
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = tmp_path_factory.mktemp("lab-batch")
+    root = base / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    settings = base / "settings"
+    for name, values in SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "PYTEST_"))}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(base / "config"),
+        JUPYTER_DATA_DIR=str(base / "data"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
+        IPYTHONDIR=str(base / "ipython"),
+    )
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.allow_root=True",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    log = (base / "lab.log").open("w")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process, base / "lab.log")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.evaluate("async () => { await jupyterapp.serviceManager.sessions.shutdownAll(); }")
+    page.close()
+    assert [error for error in errors if error not in UPSTREAM_ERRORS] == []
+
+
+def open_notebook(page: Any, url: str) -> None:
+    page.goto(f"{url}/lab?reset")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.serviceManager")
+    page.evaluate(
+        "async () => { await jupyterapp.restored;"
+        " await jupyterapp.serviceManager.sessions.shutdownAll(); }"
+    )
+    page.evaluate(
+        "async path => { await jupyterapp.commands.execute('docmanager:open', {path}); }",
+        NOTEBOOK.name,
+    )
+    page.wait_for_function(
+        "() => { const w = jupyterapp.shell.currentWidget; return w && w.sessionContext; }"
+    )
+    page.evaluate(
+        """async () => {
+            const panel = jupyterapp.shell.currentWidget;
+            await panel.context.ready;
+            await panel.sessionContext.ready;
+            await panel.sessionContext.session.kernel.info;
+        }"""
+    )
+
+
+def mark_and_watch(page: Any) -> None:
+    """Tag the two batch cells; record every state a batch cell of the first grid shows."""
+    page.evaluate(
+        """() => {
+            const panel = jupyterapp.shell.currentWidget;
+            for (const cell of panel.content.widgets) {
+                const source = cell.model.sharedModel.getSource();
+                if (source.startsWith('%%pointy --pipeline SquaresBatch --input "numbers=[1, 2'))
+                    cell.node.dataset.test = source.includes('--executor dask') ? 'dask' : 'grid';
+            }
+            window.seen = new Set();
+            new MutationObserver((mutations) => {
+                for (const m of mutations) {
+                    const b = m.target;
+                    if (b.matches && b.matches('[data-test="grid"] .pointy-batch-cell'))
+                        window.seen.add(b.dataset.state);
+                }
+            }).observe(document.body, {
+                subtree: true, attributes: true, attributeFilter: ['data-state'],
+            });
+        }"""
+    )
+
+
+def run_cells_one_by_one(page: Any) -> None:
+    """Run every code cell in order (run-all would stop at the cell that raises on purpose)."""
+    page.evaluate(
+        """async () => {
+            const panel = jupyterapp.shell.currentWidget;
+            const cells = panel.content.widgets;
+            for (let i = 0; i < cells.length; i++) {
+                if (cells[i].model.type !== 'code') continue;
+                panel.content.activeCellIndex = i;
+                await jupyterapp.commands.execute('notebook:run-cell');
+            }
+        }""",
+    )
+
+
+def shoot(page: Any, cell: str, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(f'[data-test="{cell}"] .jp-Cell-outputWrapper').screenshot(
+        path=str(SHOTS / f"{name}.png")
+    )
+
+
+def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str) -> None:
+    open_notebook(page, server)
+    mark_and_watch(page)
+    run_cells_one_by_one(page)
+
+    cells = page.locator(f"{FIRST_GRID} .pointy-batch-cell")
+    assert cells.count() == 8
+    states = [cells.nth(i).get_attribute("data-state") for i in range(8)]
+    assert states == ["succeeded"] * 3 + ["failed"] + ["succeeded"] * 4
+    seen = page.evaluate("() => [...window.seen]")
+    assert "running" in seen  # drawn while the batches ran, not only at the end
+    assert page.get_attribute(FIRST_GRID, "data-status") == "failed"
+    assert page.text_content(f"{FIRST_GRID} .pointy-batch-counts") == (
+        "8 batches: 7 succeeded, 1 failed"
+    )
+    assert cells.nth(3).get_attribute("title").endswith("; Check: ValueError: -4 is negative")
+    assert page.is_hidden(f'{FIRST_GRID} .pointy-batch-dashboard')  # processes: no dashboard
+    graph = '[data-test="grid"] .pointy-widget'
+    assert page.is_hidden(graph)  # no graph until a batch is clicked
+
+    cells.nth(3).click()
+    page.wait_for_selector(f'{graph} g.pointy-node[data-node="Check"][data-state="failed"]')
+    assert page.get_attribute(f"{graph} .pointy-status", "data-status") == "failed"
+    assert "pointy-batch-selected" in cells.nth(3).get_attribute("class")
+    shoot(page, "grid", "batch-grid-light")
+
+    link = page.locator(f"{DASK_GRID} .pointy-batch-dashboard")
+    assert link.is_visible()
+    assert link.get_attribute("href").startswith("http://127.0.0.1:")
+    dask_cells = page.locator(f"{DASK_GRID} .pointy-batch-cell")
+    assert [dask_cells.nth(i).get_attribute("data-state") for i in range(4)] == ["succeeded"] * 4
+    shoot(page, "dask", "batch-grid-dask-light")
+
+    page.evaluate(
+        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
+        " {theme: 'JupyterLab Dark'}); }"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    cells.nth(0).click()  # another batch: its own graph replaces the first
+    page.wait_for_selector(f'{graph} g.pointy-node[data-node="Square"][data-state="succeeded"]')
+    fill = cells.nth(3).evaluate("b => getComputedStyle(b).backgroundColor")
+    assert fill == "rgb(127, 0, 0)"  # the dark theme's failed fill
+    shoot(page, "grid", "batch-grid-dark")
+    shoot(page, "dask", "batch-grid-dask-dark")
+    page.evaluate(
+        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
+        " {theme: 'JupyterLab Light'}); }"
+    )
