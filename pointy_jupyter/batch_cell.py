@@ -56,6 +56,7 @@ def run_batch_cell(session: Session, options: CellOptions, body: str) -> Any:
             max_workers=options.max_workers,
             events=session.shell.user_ns,
             background=True,
+            executors=session.executors,  # the kernel's pools: the next batch cell reuses them
         )
     if options.out:
         session.shell.user_ns[options.out] = batch_run

@@ -179,7 +179,7 @@ def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str)
         "8 batches: 7 succeeded, 1 failed"
     )
     assert cells.nth(3).get_attribute("title").endswith("; Check: ValueError: -4 is negative")
-    assert page.is_hidden(f'{FIRST_GRID} .pointy-batch-dashboard')  # processes: no dashboard
+    assert page.is_hidden(f"{FIRST_GRID} .pointy-batch-dashboard")  # processes: no dashboard
     graph = '[data-test="grid"] .pointy-widget'
     assert page.is_hidden(graph)  # no graph until a batch is clicked
 

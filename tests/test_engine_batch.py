@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,36 @@ def _total_and_pid(numbers, scale):
     import os
 
     return sum(numbers) * scale, os.getpid()
+
+
+def _worker_pid(numbers):
+    import os
+
+    return os.getpid()
+
+
+def test_batch_runs_given_executors_reuse_their_process_pool() -> None:
+    from pointy_engine.executors import Executors
+
+    class Where(Pipeline):
+        numbers = InputDataField(data_type=list, batch_size=1)
+
+        class Meta:
+            pointy = "Pid"
+
+    class WhereBatch(BatchPipeline):
+        pipeline_template = Where
+
+    with Executors() as pools:
+        first = WhereBatch(numbers=[1, 2, 3, 4]).execute(
+            max_workers=2, events={"Pid": _worker_pid}, executors=pools
+        )
+        second = WhereBatch(numbers=[5, 6]).execute(
+            max_workers=2, events={"Pid": _worker_pid}, executors=pools
+        )
+        pool = first._running_on
+        assert second._running_on is pool  # one pool for both batch runs
+    assert first.status == second.status == "succeeded"
+    # Six batches, two worker processes in all: the second batch run started none.
+    assert len({*first.results, *second.results}) <= 2
+    assert os.getpid() not in first.results
