@@ -88,19 +88,24 @@ class ClusterValue(RemoteValue):
                     self._value = self.future.result().value
                 except Exception as error:
                     problem = f"{type(error).__name__}: {error}"
-                    raise PointyError(
-                        f"the value of {self._call.node or 'an event'!r} kept on the Dask worker "
-                        f"{self.address} cannot be fetched: {error}"
-                    ) from None
+                    raise self._gone(f"{type(error).__name__}: {error}") from None
                 finally:
                     self._record(started, problem)
             return self._value
 
     def for_executor(self, pool: Any) -> Any:
         if self._value is _MISSING and self._executor.same_cluster(pool):
+            if self.future.status != "finished":  # cancelled, lost with its worker, released
+                raise self._gone(f"its Dask future is {self.future.status}")
             pool.expect(self)
             return ClusterRef(self.key)
         return self.fetch()
+
+    def _gone(self, reason: Any) -> PointyError:
+        return PointyError(
+            f"the value of {self._call.node or 'an event'!r} kept on the Dask worker "
+            f"{self.address} cannot be fetched: {reason}"
+        )
 
     def _record(self, started: float, problem: str | None) -> None:
         call = self._call

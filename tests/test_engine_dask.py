@@ -242,3 +242,35 @@ def test_a_kept_value_comes_back_for_an_event_that_is_not_on_the_cluster(
     run.wait(HARD_TIMEOUT)
     assert (run.status, run.value) == ("succeeded", 2_000_000)
     assert [op.operation for op in run.network_ops] == ["submit", "fetch"]
+
+
+def test_a_kept_value_that_is_gone_fails_the_next_attempt_with_a_clear_error(
+    dask_client: Any,
+) -> None:
+    class Mixed(Pipeline):
+        n = InputDataField(data_type=int, default=2_000_000)
+
+        class Meta:
+            pointy = "Make |-> Measure"
+
+    make, measure = _big_events()
+    first = Mixed().start(events={"Make": make, "Measure": measure}, executor=dask_client)
+    assert (first.status, first.value) == ("succeeded", 2_000_000)
+    kept = first.nodes["Make"].value
+    dask_client.cancel([kept.future])  # the cluster forgets the value, never fetched here
+    reasons = {
+        "cluster": r"its Dask future is cancelled",  # checked before the task is sent
+        "inline": r"FutureCancelledError: _on_worker-\S+ cancelled for reason: unknown\.",
+    }
+    for label, where in (("cluster", dask_client), ("inline", "inline")):
+        plan = Mixed().plan({"Make": make, "Measure": event(executor=where)(measure)})
+        again = first.rerun("from", "Measure", plan=plan).start(background=True)
+        again.wait(HARD_TIMEOUT)
+        assert again.status == "failed"
+        error = again.nodes["Measure"].error
+        assert error.type == "PointyError"
+        assert re.fullmatch(
+            r"the value of 'Make' kept on the Dask worker tcp://127\.0\.0\.1:\d+ cannot be "
+            r"fetched: " + reasons[label],
+            error.message,
+        ), (where, error.message)

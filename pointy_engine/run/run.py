@@ -422,8 +422,15 @@ class Run:
         choice = task.executor
         sent = previous
         if isinstance(previous, RemoteValue):  # kept on a cluster: a reference, or the value
-            pool = None if choice.inline else self._submitter.pool_for(choice)
-            sent = previous.for_executor(pool)
+            try:
+                pool = None if choice.inline else self._submitter.pool_for(choice)
+                sent = previous.for_executor(pool)
+            except Exception as error:  # the value is gone (its worker or cluster ended)
+                self._emit(node.id, node.name, attempt, RUNNING, "")
+                self._settle(
+                    task, parent, slot, previous, attempt, Attempt(False, None, 0, error, "", 0.0)
+                )
+                return
             if task.wants_previous:
                 kwargs = {**kwargs, "previous_result": sent}
         if choice.inline:
