@@ -192,6 +192,7 @@ def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str)
     link = page.locator(f"{DASK_GRID} .pointy-batch-dashboard")
     assert link.is_visible()
     assert link.get_attribute("href").startswith("http://127.0.0.1:")
+    assert link.evaluate("a => getComputedStyle(a).color") == "rgb(11, 92, 173)"  # a link's blue
     dask_cells = page.locator(f"{DASK_GRID} .pointy-batch-cell")
     assert [dask_cells.nth(i).get_attribute("data-state") for i in range(4)] == ["succeeded"] * 4
     shoot(page, "dask", "batch-grid-dask-light")
