@@ -26,6 +26,30 @@ SHOTS = Path(os.environ.get("POINTY_SHOTS") or ROOT / "artifacts" / "batch")
 TIMEOUT = 60_000  # milliseconds for anything in the page
 FIRST_GRID = '[data-test="grid"] .pointy-batch'
 DASK_GRID = '[data-test="dask"] .pointy-batch'
+STATES = ["pending", "running", "succeeded", "failed", "cancelled", "skipped"]
+# WCAG contrast of a batch cell's text on its fill, for every state, on a scratch copy of a cell.
+CONTRAST = """states => {
+    const cell = document.querySelector('[data-test="grid"] .pointy-batch-cell');
+    const probe = cell.cloneNode(true);
+    cell.parentNode.append(probe);
+    const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (c) => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const ratios = {};
+    for (const state of states) {
+        probe.dataset.state = state;
+        const style = getComputedStyle(probe);
+        const [a, b] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))];
+        ratios[state] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    }
+    probe.remove();
+    return ratios;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +212,8 @@ def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str)
     assert page.get_attribute(f"{graph} .pointy-status", "data-status") == "failed"
     assert "pointy-batch-selected" in cells.nth(3).get_attribute("class")
     shoot(page, "grid", "batch-grid-light")
+    light = page.evaluate(CONTRAST, STATES)
+    assert {k: round(v, 2) for k, v in light.items() if v < 4.5} == {}  # WCAG AA
 
     link = page.locator(f"{DASK_GRID} .pointy-batch-dashboard")
     assert link.is_visible()
@@ -207,6 +233,10 @@ def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str)
     fill = cells.nth(3).evaluate("b => getComputedStyle(b).backgroundColor")
     assert fill == "rgb(127, 0, 0)"  # the dark theme's failed fill
     shoot(page, "grid", "batch-grid-dark")
+    dark = page.evaluate(CONTRAST, STATES)
+    assert {k: round(v, 2) for k, v in dark.items() if v < 4.5} == {}
+    print("contrast light", {k: round(v, 1) for k, v in light.items()})
+    print("contrast dark", {k: round(v, 1) for k, v in dark.items()})
     shoot(page, "dask", "batch-grid-dask-dark")
     page.evaluate(
         "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
