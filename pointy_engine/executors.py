@@ -176,8 +176,15 @@ class Executors:
             return ExecutorChoice(INLINE, config, False)
         if isinstance(executor, str):
             if executor not in self._factories:
-                known = ", ".join(sorted([INLINE, *self._factories]))
-                raise PointyError(f"event {owner!r}: unknown executor {executor!r}; known: {known}")
+                names = sorted([INLINE, *self._factories])
+                import difflib
+
+                close = difflib.get_close_matches(executor.lower(), names, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise PointyError(
+                    f"event {owner!r}: unknown executor {executor!r}{hint}; "
+                    f"known: {', '.join(names)}"
+                )
             return ExecutorChoice(executor, config, executor in self._by_value)
         if isinstance(executor, type) and issubclass(executor, Executor):
             return ExecutorChoice(executor, config, _is_process_pool(executor))

@@ -24,6 +24,11 @@ class EventReturnedFailure(Exception):
     """Stands for an event that returned `(False, value)` instead of raising."""
 
 
+class ReturnShapeError(EventReturnedFailure):
+    """An event that must return `(ok, value)` returned something else. Never retried: the
+    same code would return the same shape again."""
+
+
 class Attempt(NamedTuple):
     ok: bool
     value: Any
@@ -37,10 +42,29 @@ class Attempt(NamedTuple):
 def _interpret(result: Any, conventional: bool) -> tuple[bool, Any, int]:
     if type(result) is Outcome:
         return result.descriptor != 0, result.value, result.descriptor
-    if conventional and type(result) is tuple and len(result) == 2 and type(result[0]) is bool:
+    if not conventional:
+        return True, result, 1
+    if type(result) is tuple and len(result) == 2 and type(result[0]) is bool:
         ok = result[0]
         return ok, result[1], 1 if ok else 0
-    return True, result, 1
+    if type(result) is bool:  # the ok flag alone
+        return result, None, 1 if result else 0
+    raise _WrongShape(result)
+
+
+class _WrongShape(Exception):
+    """Raised by `_interpret` and turned into a `ReturnShapeError` naming the event."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
+def _shape_error(target: Any, style: int, result: Any) -> ReturnShapeError:
+    name = getattr(target, "__qualname__", None) or type(target).__name__
+    where = f"{name}.process" if style == CLASS else name
+    return ReturnShapeError(
+        f"{where} returned {_short_repr(result)}; return (ok, value), e.g. (True, result)"
+    )
 
 
 def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> Attempt:
@@ -57,6 +81,9 @@ def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> At
             chosen = instance._descriptor
             if chosen is not None:
                 descriptor = chosen
+    except _WrongShape as wrong:
+        error = _shape_error(target, style, wrong.result)
+        return Attempt(False, None, 0, error, worker, time.perf_counter() - started)
     except Exception as error:
         # Start the traceback at the event's own frame: this one is Pointy's plumbing.
         trace = error.__traceback__
