@@ -105,7 +105,9 @@ def _process_context() -> Any:
         if sys.platform != "win32" and "forkserver" in _multiprocessing().get_all_start_methods()
         else "spawn"
     )
-    return _multiprocessing().get_context(method)
+    from .worker_start import script_safe_context
+
+    return script_safe_context(method)
 
 
 def _thread_pool(config: ExecutorInitializerConfig) -> Executor:
