@@ -1,6 +1,8 @@
 """Engine overhead against plain calls, a raw thread pool, and event_pipeline 2.0.0, in one run.
 
-Run: `.venv/bin/python benchmarks/bench_engine.py [--quick]`. Prints medians and ratios:
+Run: `.venv/bin/python benchmarks/bench_engine.py [--quick]`. This times the loop alone, on a
+plan built beforehand; `bench_peers.py` times what users call (`P().start()`) beside other
+engines. Prints medians and ratios:
 
 - chains of 20 and 200 trivial events on the inline path (record stream on, one listener):
   overhead per event = (run time - plain calls of the same functions) / events; target <= 5 µs;

@@ -5,8 +5,9 @@ Names are imported lazily, so `import pointy_engine` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ _EXPORTS = {
     "InputDataField": "fields",
     "FileInputDataField": "fields",
     "Pipeline": "pipeline",
+    "BatchPipeline": "batch",
     "Plan": "plan",
     "Run": "run",
     "Record": "records",
@@ -47,20 +49,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pointy_engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from .batch import BatchPipeline
     from .clock import FakeClock
     from .drawing import ascii_graph, dot_source, render_graphviz
     from .errors import (

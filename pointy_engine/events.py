@@ -65,6 +65,7 @@ class EventSettings:
     stop_on_error: bool = False
     stop_on_success: bool = False
     timeout: float | None = None
+    cache: bool = True  # False: side effects, never taken from (or put in) a run's cache
 
     @classmethod
     def build(cls, owner: str, values: Mapping[str, Any]) -> EventSettings:
@@ -95,6 +96,7 @@ class EventSettings:
                 stop_on_error=bool(values.get("stop_on_error", False)),
                 stop_on_success=bool(values.get("stop_on_success", False)),
                 timeout=timeout,
+                cache=bool(values.get("cache", True)),
             )
         except (PointyError, KeyError, TypeError) as error:
             message = str(error) if isinstance(error, PointyError) else repr(error)
@@ -110,6 +112,7 @@ _SETTING_NAMES = (
     "stop_on_error",
     "stop_on_success",
     "timeout",
+    "cache",
 )
 
 
@@ -120,7 +123,8 @@ class EventBase:
     `previous_result`, which is also available as `self.previous_result`. Class attributes
     configure how it runs: `executor`, `executor_config`, `retry_policy`,
     `execution_evaluation_state`, `stop_on_exception`, `stop_on_error`, `stop_on_success`,
-    `timeout`. Defining a subclass makes its name known to pipelines (the latest wins).
+    `timeout`, `cache` (False opts out of a run's cache). Defining a subclass makes its name
+    known to pipelines (the latest wins).
     """
 
     executor: ClassVar[Any] = "inline"
@@ -133,6 +137,7 @@ class EventBase:
     stop_on_error: ClassVar[bool] = False
     stop_on_success: ClassVar[bool] = False
     timeout: ClassVar[float | None] = None
+    cache: ClassVar[bool] = True
 
     previous_result: Any = None
     _descriptor: int | None = None  # also for subclasses whose __init__ skips ours
@@ -191,12 +196,13 @@ def event(
     stop_on_success: bool = False,
     timeout: float | None = None,
     name: str | None = None,
+    cache: bool = True,
 ) -> Any:
     """Make a function an event: `@event` or `@event(executor="thread", retry_policy=...)`.
 
     The function returns `(ok, value)` or an `Outcome`. `max_workers`, `max_tasks_per_child` and
     `thread_name_prefix` are shorthands for `executor_config`. `name` overrides the function's
-    name in pipelines.
+    name in pipelines. `cache=False` keeps an event with side effects out of a run's cache.
     """
 
     def decorate(target: Callable[..., Any]) -> FunctionEvent:
@@ -229,6 +235,7 @@ def event(
             "stop_on_error": stop_on_error,
             "stop_on_success": stop_on_success,
             "timeout": timeout,
+            "cache": cache,
         }
         if execution_evaluation_state is not None:
             values["execution_evaluation_state"] = execution_evaluation_state

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import PointyError
-from .threads import WorkerThreads
+from .threads import ThreadPools, WorkerThreads
 
 INLINE = "inline"
 
@@ -111,9 +111,13 @@ def _process_context() -> Any:
 
 
 def _thread_pool(config: ExecutorInitializerConfig) -> Executor:
-    return WorkerThreads(
-        max_workers=config.max_workers or min(32, (os.cpu_count() or 1) + 4),
-        thread_name_prefix=config.thread_name_prefix or "pointy",
+    return WorkerThreads(*_thread_pool_shape(config))
+
+
+def _thread_pool_shape(config: ExecutorInitializerConfig) -> tuple[int, str]:
+    return (
+        config.max_workers or min(32, (os.cpu_count() or 1) + 4),
+        config.thread_name_prefix or "pointy",
     )
 
 
@@ -142,8 +146,29 @@ def _from_class(kind: type[Executor], config: ExecutorInitializerConfig) -> Exec
     return kind(**options)
 
 
-BUILTIN_FACTORIES: dict[str, ExecutorFactory] = {"thread": _thread_pool, "process": _process_pool}
-BY_VALUE_NAMES = {"process"}
+def _dask() -> Any:
+    from . import dask_executor
+
+    return dask_executor
+
+
+def _local_dask(config: ExecutorInitializerConfig) -> Executor:
+    return _dask().local_dask_executor(config)
+
+
+def _names_dask_cluster(executor: Any) -> bool:
+    # Only a setting that names Dask may import it.
+    return (isinstance(executor, str) and executor.startswith(("dask://", "tls://"))) or (
+        "distributed" in sys.modules and _dask().names_dask_cluster(executor)
+    )
+
+
+BUILTIN_FACTORIES: dict[str, ExecutorFactory] = {
+    "thread": _thread_pool,
+    "process": _process_pool,
+    "dask": _local_dask,
+}
+BY_VALUE_NAMES = {"process", "dask"}
 
 # Members of a parallel group that would run inline run here instead, so they overlap.
 PARALLEL_FALLBACK = ExecutorChoice(
@@ -157,18 +182,27 @@ class Executors:
     A notebook keeps one for its kernel's lifetime, so process pools are reused across cells;
     a script's `Pipeline.start()` makes one per run. `factories` adds named executors
     (`{"dask": make_dask_executor}`); `by_value` lists which of them run in another interpreter.
+    With `threads`, "thread" pools come from there and outlive these executors (`shutdown`
+    leaves them running): how every `Pipeline.start()` shares the process's thread pools.
     """
 
     def __init__(
         self,
         factories: Mapping[str, ExecutorFactory] | None = None,
         by_value: frozenset[str] | set[str] = frozenset(),
+        threads: ThreadPools | None = None,
     ) -> None:
         self._factories = {**BUILTIN_FACTORIES, **(factories or {})}
         self._by_value = BY_VALUE_NAMES | set(by_value)
+        self._threads = threads if self._factories["thread"] is _thread_pool else None
         self._pools: dict[tuple[Any, ExecutorInitializerConfig], Executor] = {}
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def kinds(self) -> tuple[Any, ...]:
+        """What `choose` depends on: executors of equal kinds make equal choices."""
+        return (tuple(self._factories.items()), frozenset(self._by_value))
 
     def choose(
         self, executor: Any, config: ExecutorInitializerConfig, owner: str
@@ -176,6 +210,9 @@ class Executors:
         """Validate an event's executor setting; `owner` names the event in errors."""
         if executor is None or executor == INLINE:
             return ExecutorChoice(INLINE, config, False)
+        if executor == "dask" or _names_dask_cluster(executor):
+            _dask().watch_runs()
+            return ExecutorChoice(executor, config, True)
         if isinstance(executor, str):
             if executor not in self._factories:
                 names = sorted([INLINE, *self._factories])
@@ -199,12 +236,16 @@ class Executors:
 
     def fresh(self) -> Executors:
         """New, empty executors that build the same kinds of pools."""
-        return Executors(self._factories, self._by_value)
+        return Executors(self._factories, self._by_value, self._threads)
 
     def get(self, choice: ExecutorChoice) -> Executor:
         kind = choice.kind
         if isinstance(kind, Executor):
             return kind
+        if kind == "thread" and self._threads is not None:
+            if self._closed:
+                raise PointyError("these executors were shut down")
+            return self._threads.get(*_thread_pool_shape(choice.config))
         key = (kind, choice.config)
         pool = self._pools.get(key)
         if pool is not None:
@@ -214,10 +255,23 @@ class Executors:
                 raise PointyError("these executors were shut down")
             pool = self._pools.get(key)
             if pool is None:
-                factory = self._factories[kind] if isinstance(kind, str) else None
-                pool = factory(choice.config) if factory else _from_class(kind, choice.config)
+                if _names_dask_cluster(kind):
+                    pool = _dask().dask_executor_for(kind)
+                else:
+                    factory = self._factories[kind] if isinstance(kind, str) else None
+                    pool = factory(choice.config) if factory else _from_class(kind, choice.config)
                 self._pools[key] = pool
         return pool
+
+    def discard_broken(self, choice: ExecutorChoice) -> None:
+        """Drop `choice`'s pool if it is broken (a worker died): the next `get` builds a new one."""
+        key = (choice.kind, choice.config)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None or not getattr(pool, "_broken", False):
+                return
+            del self._pools[key]
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = True) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,28 @@ class InputDataField:
         return None if self.default is _EMPTY else self.default
 
     @property
+    def splits(self) -> bool:
+        """Whether `BatchPipeline` splits this field's value into batches."""
+        return self.batch_size is not None
+
+    def split(self, value: Any) -> list[Any]:
+        """The value cut into pieces of `batch_size` items, in order (see `BatchPipeline`)."""
+        size = self.batch_size or 1
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sized):
+            raise PointyError(
+                f"input field {self.name!r} cannot be split into batches: "
+                f"{type(value).__name__} is not a sized collection"
+            )
+        try:
+            items = list(value)
+        except TypeError:
+            raise PointyError(
+                f"input field {self.name!r} cannot be split into batches: "
+                f"{type(value).__name__} is not iterable"
+            ) from None
+        return [items[start : start + size] for start in range(0, len(items), size)]
+
+    @property
     def has_default(self) -> bool:
         return self.default is not _EMPTY
 
@@ -68,7 +91,11 @@ class InputDataField:
 
 
 class FileInputDataField(InputDataField):
-    """A path to an existing file; `chunk_size` (bytes) splits it for `BatchPipeline`."""
+    """A path to an existing file; `chunk_size` splits it for `BatchPipeline`.
+
+    With `mode="r"` (text, the default) a chunk is `chunk_size` lines, joined as one str; with
+    `mode="rb"` a chunk is `chunk_size` bytes. Each batch's event receives its chunk's content.
+    """
 
     def __init__(
         self,
@@ -83,8 +110,27 @@ class FileInputDataField(InputDataField):
             isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
         ):
             raise PointyError(f"chunk_size must be a whole number >= 1, not {chunk_size!r}")
+        if mode not in ("r", "rb"):
+            raise PointyError(
+                f"FileInputDataField mode is 'r' (text) or 'rb' (binary), not {mode!r}"
+            )
         self.chunk_size = chunk_size
         self.mode = mode
+
+    @property
+    def splits(self) -> bool:
+        return self.chunk_size is not None
+
+    def split(self, value: Any) -> list[Any]:
+        """The file's content in chunks: `chunk_size` lines (text) or bytes (binary)."""
+        size = self.chunk_size or 1
+        path = Path(value)
+        if self.mode == "rb":
+            data = path.read_bytes()
+            return [data[start : start + size] for start in range(0, len(data), size)]
+        with path.open(encoding="utf-8") as handle:
+            lines = handle.readlines()
+        return ["".join(lines[start : start + size]) for start in range(0, len(lines), size)]
 
     def validate(self, value: Any) -> Any:
         value = super().validate(value)

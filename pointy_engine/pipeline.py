@@ -24,12 +24,13 @@ from .errors import (
 from .events import EventBase, FunctionEvent
 from .executors import Executors
 from .fields import FileInputDataField, InputDataField, collect_fields, validate_inputs
-from .graph import Graph, build_graph
-from .plan import Plan
+from .graph import Graph
+from .plan import Plan, graph_of
 from .records import Listener
 from .registry import default_registry
 from .run import Run
 from .signals import SoftSignal
+from .threads import shared_threads
 
 __all__ = ["FileInputDataField", "InputDataField", "Pipeline", "SoftSignal"]
 
@@ -87,7 +88,7 @@ class Pipeline:
         if cls.__dict__.get("_graph") is None:
             source, origin, path = _flow_source(cls)
             try:
-                cls._graph = build_graph(source)
+                cls._graph = graph_of(source)  # a class defined again shares the graph
             except PointySyntaxError as error:
                 raise PipelineFlowError(error, cls.__name__, origin, path) from None
             except PointyCheckError as error:
@@ -152,6 +153,8 @@ class Pipeline:
         stop_on_error: bool = False,
         stop_on_exception: bool = False,
         capture_output: bool = False,
+        tags: Mapping[str, str] | None = None,
+        cache: Any = None,
         force_rerun: bool = True,
     ) -> Run:
         """Run the pipeline. Blocks until the end unless `background=True`.
@@ -159,11 +162,17 @@ class Pipeline:
         Unknown events and missing arguments raise here, before anything runs; an event's
         failure never raises (see `run.status` and `run.nodes`). `executor` runs every event
         on one executor, overriding their own settings. `capture_output` keeps what each event
-        prints and logs in `run.nodes[id].output`. `force_rerun` is the original library's
-        flag, accepted for porting: every start is a new run of every event, so it changes
-        nothing here (re-run parts of a finished run with `run.rerun(...)`).
+        prints and logs in `run.nodes[id].output`. `tags` say where the run came from
+        (`{"trigger": "schedule", "job": ...}`), for observers such as run history. `cache`
+        (True, a folder, or a `pointy_engine.cache.Cache`) takes a node's value from disk when
+        its event's code and inputs match a cached success (state "cached"), and stores what
+        succeeds. `force_rerun` is the original library's flag, accepted for porting: every
+        start is a new run of every event, so it changes nothing here (re-run parts of a
+        finished run with `run.rerun(...)`).
         """
         own = executors is None
+        if own:  # processes are this run's own; threads come from the process's pools
+            executors = Executors(threads=shared_threads)
         plan = self.plan(events, executors, executor)
         run = Run(
             plan,
@@ -174,6 +183,8 @@ class Pipeline:
             own_executors=own,
             capture_output=capture_output,
             name=type(self).__name__,
+            tags=tags,
+            cache=cache,
         )
         if signals.any_listeners():
             run.add_listener(signals.SignalBridge(self, run))
@@ -186,3 +197,13 @@ class Pipeline:
     def draw_graphviz_image(self, directory: str | Path = ".", format: str = "png") -> Path:
         """Write the flow as an image with Graphviz; return its path."""
         return render_graphviz(self.graph(), directory, format, type(self).__name__)
+
+
+def __getattr__(name: str) -> Any:
+    # `from pointy_engine.pipeline import BatchPipeline` (the seed's path); batch.py builds on
+    # this module, so it is imported on first use rather than at the top.
+    if name == "BatchPipeline":
+        from .batch import BatchPipeline
+
+        return BatchPipeline
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

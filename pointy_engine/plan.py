@@ -9,16 +9,26 @@ parameters that nothing provides.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
+import threading
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from .errors import PointyError
-from .events import EventBase, EventExecutionEvaluationState, EventSettings, FunctionEvent
+from .events import (
+    _SETTING_NAMES,
+    EventBase,
+    EventExecutionEvaluationState,
+    EventSettings,
+    FunctionEvent,
+)
 from .executors import PARALLEL_FALLBACK, ExecutorChoice, Executors
-from .graph import Block, Graph, Node, iter_nodes, iter_parallel_groups
+from .graph import Block, Graph, Node, build_graph, iter_nodes, iter_parallel_groups
 from .invoke import CLASS, FUNCTION, PLAIN
 from .language.check import unknown_event_error
 
@@ -57,13 +67,15 @@ class Task:
     max_attempts: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Binding:
+class _Analysis(NamedTuple):
+    """What binding needs to know of one event callable, whatever the fields: worked out once."""
+
     target: Any
     style: int
     settings: EventSettings
-    field_names: tuple[str, ...] | None  # None: takes every field (**kwargs)
+    parameters: tuple[tuple[str, bool, bool], ...]  # (name, positional only, has a default)
     wants_previous: bool
+    takes_all: bool  # a **kwargs parameter: it gets every field
 
 
 def event_kind(value: Any) -> str | None:
@@ -77,7 +89,32 @@ def event_kind(value: Any) -> str | None:
     return None
 
 
-def _bind(name: str, value: Any, fields: Mapping[str, Any]) -> tuple[_Binding | None, list[str]]:
+_class_state = attrgetter(*_SETTING_NAMES, "process")
+
+
+def fingerprint(value: Any) -> tuple[Any, ...]:
+    """What a binding of `value` depends on: equal fingerprints, same binding.
+
+    A class event's settings are class attributes and may be reassigned (`Fetch.timeout = 5`);
+    a function's parameters follow its code and defaults. All of it is read here, cheaply, so a
+    cached binding is used only while none of it changed.
+    """
+    if isinstance(value, type):
+        return _class_state(value)
+    if isinstance(value, FunctionEvent):
+        function = value.function
+        return (value.event_settings, *_function_state(function))
+    return _function_state(value)
+
+
+def _function_state(function: Any) -> tuple[Any, ...]:
+    code = getattr(function, "__code__", None)
+    if code is None:  # a partial, a builtin, a callable instance: fixed once made
+        return (function, type(function))
+    return (function, code, function.__defaults__, function.__kwdefaults__)
+
+
+def _analyse(value: Any) -> _Analysis:
     kind = event_kind(value)
     if kind == "class":
         target, style, settings = value, CLASS, value.settings()
@@ -92,27 +129,144 @@ def _bind(name: str, value: Any, fields: Mapping[str, Any]) -> tuple[_Binding | 
     try:
         parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
-        return _Binding(target, style, settings, (), False), []
+        return _Analysis(target, style, settings, (), False, False)
     if skip_first and parameters and parameters[0].name == "self":
         parameters = parameters[1:]
-    names: list[str] = []
-    missing: list[str] = []
-    wants_previous = False
-    takes_all = False
+    named: list[tuple[str, bool, bool]] = []
+    wants_previous = takes_all = False
     for parameter in parameters:
         if parameter.kind is parameter.VAR_POSITIONAL:
             continue
         if parameter.kind is parameter.VAR_KEYWORD:
             takes_all = True
-            continue
-        if parameter.name == PREVIOUS_RESULT:
+        elif parameter.name == PREVIOUS_RESULT:
             wants_previous = True
-        elif parameter.name in fields and parameter.kind is not parameter.POSITIONAL_ONLY:
-            names.append(parameter.name)
-        elif parameter.default is parameter.empty:
-            missing.append(parameter.name)
-    field_names = None if takes_all else tuple(names)
-    return _Binding(target, style, settings, field_names, wants_previous or takes_all), missing
+        else:
+            named.append(
+                (
+                    parameter.name,
+                    parameter.kind is parameter.POSITIONAL_ONLY,
+                    parameter.default is not parameter.empty,
+                )
+            )
+    return _Analysis(target, style, settings, tuple(named), wants_previous, takes_all)
+
+
+def _fit(
+    analysis: _Analysis, fields: Mapping[str, Any]
+) -> tuple[tuple[str, ...] | None, list[str]]:
+    """(the fields the event takes, None for all of them; the parameters nothing provides)."""
+    names: list[str] = []
+    missing: list[str] = []
+    for name, positional_only, has_default in analysis.parameters:
+        if name in fields and not positional_only:
+            names.append(name)
+        elif not has_default:
+            missing.append(name)
+    return (None if analysis.takes_all else tuple(names)), missing
+
+
+class Bindings:
+    """Binding analysis (signature, settings) per event callable, kept while it is unchanged.
+
+    Keyed weakly by the callable, so a class a notebook redefined is forgotten with it; checked
+    against the callable's fingerprint on every use, so a changed attribute is seen at once.
+    """
+
+    def __init__(self) -> None:
+        self._known: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], _Analysis]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def analyse(self, value: Any, state: tuple[Any, ...]) -> _Analysis:
+        """The analysis of `value`, whose `fingerprint` is `state`."""
+        try:
+            known = self._known.get(value)
+        except TypeError:  # cannot be weakly referenced (a builtin): not cached
+            return _analyse(value)
+        if known is not None and _equal(known[0], state):
+            return known[1]
+        analysis = _analyse(value)
+        with self._lock:
+            self._known[value] = (state, analysis)
+        return analysis
+
+
+bindings = Bindings()
+"""One for the process: a callable's binding does not depend on which pipeline uses it."""
+
+
+class _Bound(NamedTuple):
+    """A plan's bound tasks and what they were bound from: reused while all of it is the same."""
+
+    graph: Graph
+    events: dict[str, Any]
+    states: dict[str, tuple[Any, ...]]
+    fields: dict[str, Any]
+    kinds: Any
+    executor_override: Any
+    tasks: dict[str, Task]
+    group_states: dict[str, EventExecutionEvaluationState]
+
+    def fits(
+        self,
+        events: dict[str, Any],
+        fields: dict[str, Any],
+        kinds: Any,
+        executor_override: Any,
+    ) -> bool:
+        if executor_override is not self.executor_override or kinds != self.kinds:
+            return False
+        if len(fields) != len(self.fields) or any(
+            self.fields.get(name, _ABSENT) is not value for name, value in fields.items()
+        ):
+            return False
+        states = self.states
+        for name, value in events.items():
+            if self.events[name] is not value or not _equal(fingerprint(value), states[name]):
+                return False
+        return True
+
+
+def _equal(state: tuple[Any, ...], other: tuple[Any, ...]) -> bool:
+    try:
+        return bool(state == other)
+    except Exception:  # a default whose == is not a bool (an array): call it a change
+        return False
+
+
+_ABSENT = object()
+
+
+class _LastPlans:
+    """The last binding of each recently planned graph (by identity), a bounded few."""
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        self._by_graph: dict[int, _Bound] = {}
+        self._lock = threading.Lock()
+
+    def get(self, graph: Graph) -> _Bound | None:
+        bound = self._by_graph.get(id(graph))
+        return bound if bound is not None and bound.graph is graph else None
+
+    def put(self, bound: _Bound) -> None:
+        with self._lock:
+            self._by_graph.pop(id(bound.graph), None)
+            if len(self._by_graph) >= self.LIMIT:
+                del self._by_graph[next(iter(self._by_graph))]
+            self._by_graph[id(bound.graph)] = bound
+
+
+_last_plans = _LastPlans()
+
+
+@functools.lru_cache(maxsize=256)
+def graph_of(source: str) -> Graph:
+    """`build_graph(source)`, once per flow text: graphs are immutable, so starts share them."""
+    return build_graph(source)
 
 
 class Plan:
@@ -130,6 +284,12 @@ class Plan:
         self.fields = dict(fields or {})
         self.executors = executors if executors is not None else Executors()
         self.events = {node.name: events.get(node.name) for node in graph.nodes}
+        kinds = self.executors.kinds
+        last = _last_plans.get(graph)
+        if last is not None and last.fits(self.events, self.fields, kinds, executor_override):
+            # Nothing this binding depends on changed since the last start: reuse its tasks.
+            self.tasks, self.group_states = last.tasks, last.group_states
+            return
         unknown = [node for node in graph.nodes if event_kind(self.events[node.name]) is None]
         if unknown:
             known = [name for name, value in events.items() if event_kind(value) is not None]
@@ -139,11 +299,14 @@ class Plan:
                 known,
                 _not_events(unknown, events),
             )
-        bindings: dict[str, _Binding] = {}
+        analyses: dict[str, _Analysis] = {}
+        states: dict[str, tuple[Any, ...]] = {}
+        taken: dict[str, tuple[str, ...] | None] = {}
         unprovided: dict[str, tuple[str, ...]] = {}
-        for name, value in self.events.items():
-            binding, missing = _bind(name, value, self.fields)
-            bindings[name] = binding
+        for name, value in self.events.items():  # once per name, however often it occurs
+            states[name] = state = fingerprint(value)
+            analyses[name] = analysis = bindings.analyse(value, state)
+            taken[name], missing = _fit(analysis, self.fields)
             if missing:
                 unprovided[name] = tuple(missing)
         if unprovided:
@@ -164,11 +327,11 @@ class Plan:
         choices: dict[tuple[str, bool], ExecutorChoice] = {}
         # Equal choices become one object, so a run can cache its pools by identity.
         canonical: dict[ExecutorChoice, ExecutorChoice] = {}
-        self.tasks: dict[str, Task] = {}
+        self.tasks = {}
         parallel_nodes = _nodes_in_parallel(graph.root)
         for node in graph.nodes:
-            binding = bindings[node.name]
-            settings = binding.settings
+            analysis = analyses[node.name]
+            settings = analysis.settings
             in_parallel = node.id in parallel_nodes
             key = (node.name, in_parallel)
             choice = choices.get(key)
@@ -181,22 +344,35 @@ class Plan:
                     choice = PARALLEL_FALLBACK
                 choice = canonical.setdefault(choice, choice)
                 choices[key] = choice
-            if binding.field_names is None:
+            names = taken[node.name]
+            if names is None:
                 kwargs = dict(self.fields)
             else:
-                kwargs = {name: self.fields[name] for name in binding.field_names}
+                kwargs = {name: self.fields[name] for name in names}
             attempts = node.retry if node.retry is not None else settings.retry_policy.max_attempts
             self.tasks[node.id] = Task(
                 node,
-                binding.target,
-                binding.style,
+                analysis.target,
+                analysis.style,
                 settings,
                 choice,
                 kwargs,
-                binding.wants_previous,
+                analysis.wants_previous or analysis.takes_all,
                 attempts,
             )
         self.group_states = _group_states(graph.root, self.tasks)
+        _last_plans.put(
+            _Bound(
+                graph,
+                self.events,
+                states,
+                self.fields,
+                kinds,
+                executor_override,
+                self.tasks,
+                self.group_states,
+            )
+        )
 
     def with_executors(self, executors: Executors) -> Plan:
         """The same plan on other executors (a re-run of a run that shut its own down)."""

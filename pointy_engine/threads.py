@@ -10,13 +10,14 @@ notebook, under the cell that started the run.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import itertools
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any
 
 _STOP = None  # a worker that takes this leaves
@@ -32,7 +33,9 @@ class WorkerThreads(Executor):
         self.max_workers = max_workers
         self._prefix = thread_name_prefix
         self._work: SimpleQueue[Any] = SimpleQueue()
-        self._idle = threading.Semaphore(0)  # one count per worker waiting for work
+        # One token per worker waiting for work. A queue, not a Semaphore: a worker hands its
+        # token back with one C call, so it frees the GIL at once for the loop it just woke.
+        self._idle: SimpleQueue[None] = SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._numbers = itertools.count()
         self._lock = threading.Lock()
@@ -44,7 +47,9 @@ class WorkerThreads(Executor):
         if self._closed:
             raise RuntimeError("cannot dispatch work after shutdown")
         self._work.put((contextvars.copy_context(), fn, args))
-        if not self._idle.acquire(blocking=False):
+        try:
+            self._idle.get_nowait()
+        except Empty:
             self._add_worker()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -74,7 +79,7 @@ class WorkerThreads(Executor):
             except BaseException:  # dispatch's contract is that fn reports its own outcome
                 _log.exception("work dispatched to %s raised; the worker goes on", self._prefix)
             del item, context, fn, args  # let results go before waiting again
-            idle.release()
+            idle.put(None)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
@@ -91,6 +96,45 @@ class WorkerThreads(Executor):
             for thread in threads:
                 if thread is not threading.current_thread():
                     thread.join()
+
+
+class ThreadPools:
+    """Thread pools that outlive a run, by size and name: built once, reused by every start.
+
+    Idle workers cost nothing but a blocked thread; building a pool and starting its threads
+    for every start is most of what a short run on threads costs. `shutdown()` stops them all
+    (at interpreter exit, and when the Jupyter extension is unloaded); the next `get` builds
+    new ones.
+    """
+
+    def __init__(self) -> None:
+        self._pools: dict[tuple[int, str], WorkerThreads] = {}
+        self._lock = threading.Lock()
+        self._exit_hook = False
+
+    def get(self, max_workers: int, thread_name_prefix: str = "pointy") -> WorkerThreads:
+        key = (max_workers, thread_name_prefix)
+        pool = self._pools.get(key)
+        if pool is not None:
+            return pool
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                if not self._exit_hook:  # registered on first use: importing does nothing
+                    atexit.register(self.shutdown)
+                    self._exit_hook = True
+                pool = self._pools[key] = WorkerThreads(max_workers, thread_name_prefix)
+        return pool
+
+    def shutdown(self, wait: bool = False) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+
+shared_threads = ThreadPools()
+"""The process's own: `Pipeline.start()` runs events on threads from here."""
 
 
 def _settle_future(future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any) -> None:

@@ -6,6 +6,7 @@ through IPython's magics registry, owns everything the extension starts.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 _MAGICS = "PointyMagics"
@@ -22,3 +23,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.get(_MAGICS)
     if magics is not None:
         magics.close()
+        dask = sys.modules.get("pointy_engine.dask_executor")  # only if a cell used Dask
+        if dask is not None:
+            dask.local_cluster.close()

@@ -19,14 +19,14 @@ from IPython.core.completer import (
     context_matcher,
 )
 
-from pointy_engine.events import EventBase, FunctionEvent
-
 MATCHER_ID = "pointy_jupyter.events"
 _NAME_BEFORE_CURSOR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def is_event(value: Any) -> bool:
     """What a completion offers: EventBase classes, @event functions, Python functions."""
+    from pointy_engine.events import EventBase, FunctionEvent  # at first use: loading is quick
+
     if isinstance(value, type):
         return issubclass(value, EventBase) and value is not EventBase
     return isinstance(value, (FunctionEvent, types.FunctionType))

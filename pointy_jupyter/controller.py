@@ -21,10 +21,10 @@ from pointy_engine.run import Run
 from .errors import RunCancelled
 from .output import OutputSink, current_sink
 from .spec import RunSpec
-from .widget import RunWidget
 
 if TYPE_CHECKING:
     from .session import Session
+    from .widget import RunWidget
 
 
 class RunController:
@@ -71,14 +71,21 @@ class RunController:
                 self._show_output()  # where the re-runs' output will go
 
     def _show_widget(self) -> None:
+        self._bind(self.run)  # first: an interrupt as soon as the widget shows finds it bound
         if self.spec.options.widget and self.widget is None:
+            from .widget import RunWidget  # anywidget loads with the first widget shown
+
             self.widget = RunWidget(self.run, on_command=self.on_command)
-            self.handle = display(self.widget, display_id=True)
-        self._bind(self.run)
+            # The handle exists before the display is sent: an interrupt that arrives as soon as
+            # the widget shows must still find it, to leave the final picture in the notebook.
+            self.handle = DisplayHandle()
+            self.handle.display(self.widget)
 
     def redisplay(self) -> None:
         """Show the run's widget again (`%pointy show`): another view of the same widget."""
         if self.widget is None:
+            from .widget import RunWidget  # anywidget loads with the first widget shown
+
             self.widget = RunWidget(self.run, on_command=self.on_command)
         display(self.widget)
         self._show_output()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 
@@ -19,8 +20,9 @@ from pointy_engine.errors import (
     UnknownEventError,
     caret_excerpt,
 )
-from pointy_engine.graph import Graph
-from pointy_engine.plan import MissingArgumentError
+
+if TYPE_CHECKING:
+    from pointy_engine.graph import Graph
 
 UNKNOWN_HINT = (
     "Names are looked up in the notebook: define each event above as a function, "
@@ -64,6 +66,8 @@ def cell_message(error: PointyError, graph: Graph | None = None, shift: int = 1)
         problems = [Problem(p.message, p.start + shift, p.end + shift) for p in error.problems]
         text = str(PointyCheckError(pad + error.source, problems))
         return f"{text}\n{UNKNOWN_HINT}" if isinstance(error, UnknownEventError) else text
+    from pointy_engine.plan import MissingArgumentError  # the planner loads with the first cell
+
     if isinstance(error, MissingArgumentError) and graph is not None:
         return _missing_argument(str(error), graph, pad)
     return str(error)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from argparse import Namespace
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import parse_argstring
 
-from pointy_engine.pipeline import Pipeline
+if TYPE_CHECKING:
+    from pointy_engine.pipeline import Pipeline
 
 from .errors import PointyCellError
 
-EXECUTORS = ("inline", "thread", "process")
+EXECUTORS = ("inline", "thread", "process", "dask")
 Evaluator = Callable[[str], Any]  # evaluates an expression in the notebook namespace
 
 
@@ -32,6 +34,10 @@ class CellOptions:
     plan_only: bool = False
     timeout: float | None = None
     widget: bool = True
+    every: float | str | None = None  # --every / --cron / --at: register a job, run nothing now
+    cron: str | None = None
+    at: str | None = None
+    cache: bool = False  # --cache: take unchanged steps from the notebook's .pointy-cache/
 
 
 def parse_line(magic: Callable[..., Any], line: str, prog: str) -> Namespace:
@@ -69,6 +75,8 @@ def read_options(args: Namespace, namespace: Mapping[str, Any], evaluate: Evalua
         plan_only=args.plan,
         timeout=args.timeout,
         widget=not args.no_widget,
+        **_schedule(args),
+        cache=getattr(args, "cache", False),
     )
 
 
@@ -105,6 +113,8 @@ def _inputs(
 
 
 def _pipeline(name: str, namespace: Mapping[str, Any]) -> type[Pipeline]:
+    from pointy_engine.pipeline import Pipeline  # at first use: loading is quick
+
     value = namespace.get(name)
     if isinstance(value, type) and issubclass(value, Pipeline):
         return value
@@ -120,6 +130,24 @@ def _pipeline(name: str, namespace: Mapping[str, Any]) -> type[Pipeline]:
     raise PointyCellError(
         f"--pipeline: {name!r} is {_a(type(value).__name__)}, not a Pipeline subclass"
     )
+
+
+def _schedule(args: Namespace) -> dict[str, Any]:
+    """--every / --cron / --at, at most one, and not with options that run the cell now."""
+    given = {
+        name: _unquote(value)
+        for name in ("every", "cron", "at")
+        if (value := getattr(args, name, None)) is not None
+    }
+    if len(given) > 1:
+        raise PointyCellError("give one of --every, --cron or --at, not " + " and ".join(given))
+    if given and (args.background or args.plan or args.timeout is not None):
+        raise PointyCellError(f"--{next(iter(given))} registers a job: leave out "
+                              "--background, --plan and --timeout")  # fmt: skip
+    if "every" in given:
+        with contextlib.suppress(ValueError):
+            given["every"] = float(given["every"])
+    return given
 
 
 def _unquote(text: str) -> str:

@@ -9,9 +9,11 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pointy_engine import signals
+from pointy_engine.cache import Cache
 from pointy_engine.executors import ExecutorChoice, ExecutorInitializerConfig, Executors
 from pointy_engine.plan import Plan
 from pointy_engine.run import Run
@@ -42,6 +44,7 @@ class Session:
         self._active: dict[str, Run] = {}
         self._lock = threading.Lock()
         self._uninstall_routers: Callable[[], None] | None = None
+        self._cache: Cache | None = None
 
     # --- planning and starting ----------------------------------------------------------------
 
@@ -60,6 +63,13 @@ class Session:
         with reported(spec.graph, spec.shift):
             return Plan(spec.graph, self.shell.user_ns, spec.fields, self.executors, spec.executor)
 
+    @property
+    def cache(self) -> Cache:
+        """`%%pointy --cache` results: `.pointy-cache/` in the kernel's folder (the notebook's)."""
+        if self._cache is None:
+            self._cache = Cache(Path.cwd() / ".pointy-cache")
+        return self._cache
+
     def new_run(self, spec: RunSpec, plan: Plan) -> Run:
         run = Run(
             plan,
@@ -69,6 +79,7 @@ class Session:
             if spec.pipeline is not None
             else first_line(spec.source),
             tags={"trigger": "cell"},
+            cache=self.cache if spec.options.cache else None,
         )
         if spec.pipeline is not None and signals.any_listeners():
             run.add_listener(signals.SignalBridge(spec.pipeline, run))

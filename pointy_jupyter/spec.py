@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pointy_engine.graph import Graph, build_graph
+from pointy_engine.graph import Graph
 from pointy_engine.pipeline import Pipeline
+from pointy_engine.plan import graph_of
 
 from .errors import PointyCellError, reported
 from .options import CellOptions
@@ -52,7 +53,7 @@ def build_spec(
     else:
         shift = 1
         with reported():
-            graph = build_graph(body)
+            graph = graph_of(body)  # the same text again: the same graph, and its last plan
     if options.out is not None and options.out in {node.name for node in graph.nodes}:
         raise PointyCellError(
             f"-o {options.out} would replace the event {options.out!r}; bind the run to "

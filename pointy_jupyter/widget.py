@@ -50,7 +50,7 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 VALUE_LIMIT = 2_000  # characters of a value's repr shown in the detail panel
 OUTPUT_LIMIT = 20_000  # characters of captured output (the tail is kept)
 FULL_SYNC_EVERY = 2.0  # seconds between full state syncs while a run is followed
-RERUN_MODES = ("all", "failed", "from")
+RERUN_MODES = ("all", "failed", "from", "stale")
 
 Command = dict[str, Any]
 CommandHandler = Callable[[Command], object]
@@ -125,6 +125,8 @@ class RunWidget(anywidget.AnyWidget):
     detail = t.Dict().tag(sync=True)
     controls = t.Dict().tag(sync=True)
     message = t.Unicode("").tag(sync=True)
+    # Node ids whose event a later cell redefined, and what is downstream (see staleness.py).
+    stale = t.List(t.Unicode()).tag(sync=True)
 
     def __init__(
         self,
@@ -190,6 +192,7 @@ class RunWidget(anywidget.AnyWidget):
                 self._show(graph)
                 self.run_id = run.id
                 self.selected = None
+                self.stale = list(getattr(run, "stale", ()))
                 self.detail = {}
                 self._run_message = self._live_message = self.message = ""
                 try:
@@ -402,6 +405,12 @@ class RunWidget(anywidget.AnyWidget):
         except Exception as exc:
             self._say(f"{label} failed: {type(exc).__name__}: {exc}")
 
+    def show_stale(self, node_ids: list[str]) -> None:
+        """Mark these nodes stale in every view, and offer "Re-run stale"."""
+        with self._sync_lock, self.hold_sync():
+            self.stale = list(node_ids)
+            self.controls = self._controls()
+
     def _say(self, text: str) -> None:
         with self._sync_lock:
             self.message = text
@@ -416,7 +425,9 @@ class RunWidget(anywidget.AnyWidget):
         states = self._table["state"]
         counts = {"failed": states.count("failed"), "cancelled": states.count("cancelled")}
         can_command = self._on_command is not None and self._run is not None
-        return controls_for(self.status, counts, self.selected, can_command)
+        controls = controls_for(self.status, counts, self.selected, can_command)
+        controls["rerun_stale"] = controls["rerun_all"] and bool(self.stale)
+        return controls
 
     def _detail(self, node_id: str) -> dict[str, Any]:
         node = None

@@ -19,9 +19,10 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 NODE_STATES = ("pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled")
+NODE_STATES += ("cached",)  # a success taken from the run's cache (the event did not run)
 RUN_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 RUN_END_STATES = frozenset({"succeeded", "failed", "cancelled"})
-NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled", "cached"})
 
 NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
 # Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",
@@ -169,10 +170,11 @@ def controls_for(
 ) -> dict[str, bool]:
     """Which buttons the front end enables."""
     finished = can_command and status in RUN_END_STATES
-    has_failures = counts.get("failed", 0) + counts.get("cancelled", 0) > 0
+    # Disabled when nothing failed: a cancelled run with no failure has nothing to re-run "failed".
+    has_failures = counts.get("failed", 0) > 0
     return {
         "rerun_all": finished,
-        "rerun_failed": finished and (has_failures or status in ("failed", "cancelled")),
+        "rerun_failed": finished and has_failures,
         "rerun_from": finished and selected is not None,
         "cancel": can_command and status in ("pending", "running"),
     }

@@ -42,3 +42,13 @@ def browser() -> Iterator[Any]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """The process's local Dask cluster (2 worker processes on 127.0.0.1), started once."""
+    pytest.importorskip("distributed")
+    from pointy_engine.dask_executor import local_cluster
+
+    yield local_cluster.client()
+    local_cluster.close()

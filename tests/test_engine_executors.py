@@ -289,7 +289,10 @@ def test_members_on_different_executors_overlap(executors):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"executor": "gpu"}, "event 'A': unknown executor 'gpu'; known: inline, process, thread"),
+        (
+            {"executor": "gpu"},
+            "event 'A': unknown executor 'gpu'; known: dask, inline, process, thread",
+        ),
         (
             {"executor": 42},
             "event 'A': executor must be 'inline', 'thread', 'process', a registered name, "

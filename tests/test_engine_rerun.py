@@ -132,7 +132,7 @@ def test_rerun_errors():
     assert str(caught.value) == "no node 'X' in this run; nodes: A, B"
     with pytest.raises(PointyError) as caught:
         run.rerun("some")
-    assert str(caught.value) == "re-run mode is 'all', 'failed' or 'from', not 'some'"
+    assert str(caught.value) == "re-run mode is 'all', 'failed', 'from' or 'stale', not 'some'"
 
 
 def test_rerun_of_a_pipeline_run_that_shut_its_executors_down():

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import ExecutionResult
@@ -199,6 +200,19 @@ def test_a_redefinition_in_a_later_cell_takes_effect(ip: Any) -> None:
     assert ip.user_ns["r"].value == 2
 
 
+def test_the_same_cell_again_reuses_its_binding_until_an_event_changes(ip: Any) -> None:
+    ok(ip, "def cell_step():\n    return 1")
+    ok(ip, "%%pointy -o first\ncell_step -> cell_step")
+    ok(ip, "%%pointy -o second\ncell_step -> cell_step")
+    first, second = ip.user_ns["first"], ip.user_ns["second"]
+    assert second.graph is first.graph
+    assert second.plan.tasks is first.plan.tasks
+    ok(ip, "def cell_step():\n    return 2")
+    ok(ip, "%%pointy -o third\ncell_step -> cell_step")
+    assert ip.user_ns["third"].plan.tasks is not first.plan.tasks
+    assert ip.user_ns["third"].value == 2
+
+
 def test_events_print_under_the_cell_and_into_the_node_output(ip: Any) -> None:
     ok(ip, "def talk():\n    print('hello from talk')\n    return 1")
     captured = ok(ip, "%%pointy -o r\ntalk")
@@ -385,6 +399,7 @@ def test_runs_lists_the_kernels_runs_with_reruns(wip: Any) -> None:
     ok(wip, "%%pointy -o r\n# a comment first\nfetch -> flaky")
     ok(wip, "%%pointy -o s\nfetch")
     ok(wip, "again = r.rerun('failed').start()")
+    ok(wip, "from engine_support import run_flow\napi = run_flow('fetch', {'fetch': fetch})")
     frame = wip.run_line_magic("pointy", "runs")
     assert list(frame.columns) == [
         "run",
@@ -394,15 +409,28 @@ def test_runs_lists_the_kernels_runs_with_reruns(wip: Any) -> None:
         "nodes",
         "failed",
         "pipeline",
+        "trigger",
     ]
-    ids = [wip.user_ns[name].id for name in ("r", "s", "again")]
+    ids = [wip.user_ns[name].id for name in ("r", "s", "again", "api")]
     assert frame["run"].tolist() == ids
-    assert frame["status"].tolist() == ["failed", "succeeded", "failed"]
-    assert frame["nodes"].tolist() == [2, 1, 2]
-    assert frame["failed"].tolist() == [1, 0, 1]
-    assert frame["pipeline"].tolist() == ["fetch -> flaky", "fetch", "fetch -> flaky"]
-    assert str(frame["started"].dtype).startswith("datetime64")
+    assert frame["status"].tolist() == ["failed", "succeeded", "failed", "succeeded"]
+    assert frame["nodes"].tolist() == [2, 1, 2, 1]
+    assert frame["failed"].tolist() == [1, 0, 1, 0]
+    assert frame["pipeline"].tolist() == ["fetch -> flaky", "fetch", "fetch -> flaky", ""]
+    assert frame["trigger"].tolist() == ["cell", "cell", "cell", ""]
+    assert str(frame["started"].dtype) == "datetime64[ns, UTC]"
     assert (frame["duration"] >= 0).all()
+
+
+def test_metrics_lists_every_attempt_of_the_kernels_runs(wip: Any) -> None:
+    ok(wip, "def fetch():\n    return 1\ndef flaky():\n    raise OSError('down')")
+    ok(wip, "%%pointy -o r\nfetch -> flaky")
+    frame = wip.run_line_magic("pointy", "metrics")
+    run_id = wip.user_ns["r"].id
+    assert frame[["run_id", "node", "attempt", "state", "error_type"]].values.tolist() == [
+        [run_id, "fetch", 1, "succeeded", pd.NA],
+        [run_id, "flaky", 1, "failed", "OSError"],
+    ]
 
 
 def test_show_displays_a_runs_widget_again(wip: Any) -> None:
@@ -424,7 +452,8 @@ def test_line_magic_errors(ip: Any) -> None:
     assert error(ip, "%pointy show nope") == "%pointy show: no variable 'nope' in the notebook"
     assert error(ip, "%pointy show") == "%pointy show: no run yet"
     assert error(ip, "%pointy stop") == (
-        "%pointy: argument command: invalid choice: 'stop' (choose from 'runs', 'show')"
+        "%pointy: argument command: invalid choice: 'stop' "
+        "(choose from 'runs', 'metrics', 'show', 'jobs', 'history', 'cache')"
     )
 
 
@@ -523,7 +552,7 @@ def test_missing_arguments_point_at_the_event(ip: Any) -> None:
         (
             "--executor fast",
             "%%pointy: argument --executor: invalid choice: 'fast' "
-            "(choose from 'inline', 'thread', 'process')",
+            "(choose from 'inline', 'thread', 'process', 'dask')",
         ),
         ("--colour", "%%pointy: unrecognized arguments: --colour"),
         ("--max-workers many", "%%pointy: argument --max-workers: invalid int value: 'many'"),
@@ -737,3 +766,50 @@ def test_kernel_background_output_goes_under_the_starting_cell(kernel: Any) -> N
         message = client.get_iopub_msg(timeout=10)
         message["mine"] = False
         seen.append(message)
+
+
+def test_unload_shuts_down_the_thread_pools_starts_shared(shell: Any) -> None:
+    from pointy_engine.threads import shared_threads
+
+    run(shell, "%load_ext pointy_jupyter")
+    pool = shared_threads.get(2, "unload-shared")
+    assert pool.submit(lambda: 1).result(5) == 1
+    run(shell, "%unload_ext pointy_jupyter")
+    with pytest.raises(RuntimeError, match=r"^cannot dispatch work after shutdown$"):
+        pool.submit(lambda: 1)
+    assert shared_threads.get(2, "unload-shared") is not pool  # the next start builds anew
+
+
+def test_load_ext_leaves_the_heavy_imports_for_the_first_cell() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'pointy_jupyter')\n"
+        "heavy = ('pandas', 'anywidget', 'ipywidgets', 'pointy_engine.plan',"
+        " 'pointy_engine.graph')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout == "[]\n"
+
+
+def test_executor_dask_runs_a_cells_events_on_the_local_cluster_until_unload(
+    ip: Any, dask_client: Any
+) -> None:
+    from pointy_engine.dask_executor import local_cluster
+
+    ok(ip, "import os\ndef where():\n    return os.getpid()")
+    ok(ip, "%%pointy --executor dask -o r\nwhere")
+    result = ip.user_ns["r"]
+    assert result.status == "succeeded"
+    assert result.value != os.getpid()
+    assert result.network_ops[0].address.startswith("tcp://127.0.0.1:")
+    assert local_cluster.running
+    run(ip, "%unload_ext pointy_jupyter")
+    assert not local_cluster.running
+    assert dask_client.status == "closed"

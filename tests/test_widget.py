@@ -55,6 +55,7 @@ FINAL_NODES = {
 }
 PENDING = {"state": "pending", "attempts": 0, "duration": None, "descriptor": None}
 CONTROLS_OFF = {"rerun_all": False, "rerun_failed": False, "rerun_from": False, "cancel": False}
+CONTROLS_OFF["rerun_stale"] = False
 
 
 def chain(size: int) -> dict[str, Any]:
@@ -158,6 +159,7 @@ def test_state_counts_has_every_state_in_order() -> None:
         "failed": 1,
         "skipped": 0,
         "cancelled": 0,
+        "cached": 0,
     }
 
 
@@ -200,7 +202,9 @@ def test_end_message(status: str, crash: Any, node_message: str, message: str) -
         ("succeeded", {}, None, True, (True, False, False, False)),
         ("succeeded", {}, "A", True, (True, False, True, False)),
         ("succeeded", {"failed": 1}, "A", True, (True, True, True, False)),
-        ("cancelled", {}, None, True, (True, True, False, False)),
+        ("cancelled", {}, None, True, (True, False, False, False)),
+        ("cancelled", {"cancelled": 5}, None, True, (True, False, False, False)),
+        ("cancelled", {"failed": 1, "cancelled": 4}, None, True, (True, True, False, False)),
         ("failed", {"failed": 2}, "A", False, (False, False, False, False)),
     ],
 )

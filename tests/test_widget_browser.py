@@ -298,9 +298,13 @@ def test_a_wide_group_is_collapsed_until_clicked(page: Any) -> None:
     assert list(states(page)) == ["Start"]
     group = '.pointy-group-collapsed[data-group="g1"]'
     assert page.get_attribute(group, "data-state") == "failed"
-    assert page.text_content(f"{group} .pointy-sub") == "29 succeeded · 1 failed"
+    assert page.text_content(f"{group} .pointy-label") == "30 in parallel ▸"  # words, not `g1`
+    assert page.text_content(f"{group} .pointy-sub") == "29 succeeded, 1 failed"
     page.click(group)
     assert len(states(page)) == 31
+    assert (
+        page.text_content('.pointy-group-toggle[data-group="g1"]') == "▾ 30 in parallel · collapse"
+    )
     page.click('.pointy-group-toggle[data-group="g1"]')
     assert list(states(page)) == ["Start"]
 

@@ -18,20 +18,132 @@ const ARM_GAP = 40; // between a branch head and its arms (holds the descriptor 
 const ROW_GAP = 30; // between wrapped rows of a long top-level sequence
 const MARGIN = 14;
 const MIN_W = 84; // room for the attempts and duration line
-const MAX_W = 200;
-const CHAR_W = 7;
+const MAX_W = 220;
+const LABEL_PAD = 12; // each side of a label inside its box
+const LABEL_FONT = "600 12px"; // .pointy-label: boxes are sized from this font as rendered
 const COLLAPSE_AT = 12; // parallel groups with more members start collapsed
 const GROUP_W = 200;
 const GROUP_H = 46;
-const STATES = ["pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled"];
-const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
+const STATES = ["pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled", "cached"];
+const DONE = new Set(["succeeded", "failed", "skipped", "cancelled", "cached"]);
 const RUN_DONE = new Set(["succeeded", "failed", "cancelled"]);
 const BUTTONS = [
   ["rerun_all", "pointy-rerun-all", "Re-run all", () => ({ type: "rerun", mode: "all", node: null })],
   ["rerun_failed", "pointy-rerun-failed", "Re-run failed", () => ({ type: "rerun", mode: "failed", node: null })],
   ["rerun_from", "pointy-rerun-from", "Re-run from selected", (sel) => ({ type: "rerun", mode: "from", node: sel })],
+  ["rerun_stale", "pointy-rerun-stale", "Re-run stale", () => ({ type: "rerun", mode: "stale", node: null })],
   ["cancel", "pointy-cancel", "Cancel", () => ({ type: "cancel" })],
 ];
+
+const MAX_CANVAS_H = 1000; // taller graphs scroll inside the widget
+const EDGE_LEGEND = [
+  ["then", "then (->)"],
+  ["pipe", "pipe (|->)"],
+  ["taken", "arm taken"],
+  ["not-taken", "arm not taken"],
+];
+const ZOOM_BUTTONS = [
+  ["fit", "Fit width", "Fit the graph to the widget's width"],
+  ["out", "−", "Zoom out (Ctrl/⌘ + wheel)"],
+  ["in", "+", "Zoom in (Ctrl/⌘ + wheel)"],
+  ["reset", "100%", "Actual size"],
+  ["svg", "Save picture", "Save the graph with its current states as SVG"],
+  ["png", "PNG", "Save the graph with its current states as PNG"],
+];
+const PICTURE_STYLE = ["fill", "stroke", "stroke-width", "stroke-dasharray", "opacity", "font-family", "font-size", "font-weight", "text-anchor", "text-decoration"];
+const ARROWS = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] };
+
+// Where a node ran, in words: the engine reports a thread's name, "pid:1234" for a worker
+// process, or a Dask worker's address.
+function ranWhere(worker) {
+  const text = String(worker);
+  if (text === "MainThread") return "ran in the kernel";
+  const pid = /^pid:(\d+)$/.exec(text);
+  if (pid) return `ran in process ${pid[1]}`;
+  if (/^(tcp|tls|inproc|ucx):\/\//.test(text)) return `ran on Dask worker ${text}`;
+  return `ran on a thread (${text})`;
+}
+
+// A standalone copy of the graph SVG: computed styles inlined, so it looks the same anywhere.
+function pictureSVG(svgEl) {
+  const copy = svgEl.cloneNode(true);
+  const from = [svgEl, ...svgEl.querySelectorAll("*")];
+  const to = [copy, ...copy.querySelectorAll("*")];
+  from.forEach((source, i) => {
+    const style = getComputedStyle(source);
+    const target = to[i];
+    target.removeAttribute("class");
+    target.removeAttribute("tabindex");
+    target.setAttribute("style", PICTURE_STYLE.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"));
+  });
+  copy.setAttribute("xmlns", SVG_NS);
+  const background = getComputedStyle(svgEl.closest(".pointy-widget")).backgroundColor;
+  const bg = document.createElementNS(SVG_NS, "rect");
+  for (const [k, v] of Object.entries({ width: "100%", height: "100%", fill: background })) bg.setAttribute(k, v);
+  copy.insertBefore(bg, copy.firstChild);
+  copy.setAttribute("width", svgEl.viewBox.baseVal.width);
+  copy.setAttribute("height", svgEl.viewBox.baseVal.height);
+  return new XMLSerializer().serializeToString(copy);
+}
+
+function download(name, blob) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+function savePicture(svgEl, name, format) {
+  const text = pictureSVG(svgEl);
+  const svgBlob = new Blob([text], { type: "image/svg+xml" });
+  if (format === "svg") return download(`${name}.svg`, svgBlob);
+  const image = new Image();
+  const url = URL.createObjectURL(svgBlob);
+  image.onload = () => {
+    const scale = 2; // crisp in reports
+    const canvas = document.createElement("canvas");
+    canvas.width = image.width * scale;
+    canvas.height = image.height * scale;
+    const context = canvas.getContext("2d");
+    context.scale(scale, scale);
+    context.drawImage(image, 0, 0);
+    URL.revokeObjectURL(url);
+    canvas.toBlob((blob) => download(`${name}.png`, blob), "image/png");
+  };
+  image.src = url;
+}
+
+function formatElapsed(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, "0")}s`;
+}
+
+// The node nearest to `id` in the direction `[dx, dy]`: mostly along that axis, a little across.
+function neighbour(ctx, id, [dx, dy]) {
+  const from = ctx.nodeEls.get(id);
+  if (!from) return null;
+  const cx = from.x + from.w / 2;
+  const cy = from.y + from.h / 2;
+  let best = null;
+  let bestScore = Infinity;
+  for (const el of ctx.nodeEls.values()) {
+    if (el === from) continue;
+    const ex = el.x + el.w / 2 - cx;
+    const ey = el.y + el.h / 2 - cy;
+    const along = ex * dx + ey * dy;
+    if (along <= 1) continue;
+    const across = Math.abs(ex * dy) + Math.abs(ey * dx);
+    const score = along + 3 * across;
+    if (score < bestScore) {
+      best = el;
+      bestScore = score;
+    }
+  }
+  return best;
+}
 
 function svg(tag, attrs, parent) {
   const node = document.createElementNS(SVG_NS, tag);
@@ -78,16 +190,47 @@ function nodeIds(block) {
   return ids;
 }
 
+// Label widths come from the font the label is drawn in (a canvas measures without layout, so
+// 2,000 labels cost little); a label wider than the widest box is elided with an ellipsis.
+function labelMeter(fontFamily) {
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${LABEL_FONT} ${fontFamily}`;
+  const cache = new Map();
+  const width = (text) => {
+    let w = cache.get(text);
+    if (w === undefined) {
+      w = context.measureText(text).width;
+      cache.set(text, w);
+    }
+    return w;
+  };
+  return (text) => {
+    const room = MAX_W - 2 * LABEL_PAD;
+    if (width(text) <= room) return { text, w: width(text) };
+    const chars = Array.from(text); // wide and astral characters stay whole
+    let lo = 0;
+    let hi = chars.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (width(`${chars.slice(0, mid).join("")}…`) <= room) lo = mid;
+      else hi = mid - 1;
+    }
+    const shown = `${chars.slice(0, lo).join("")}…`;
+    return { text: shown, w: width(shown) };
+  };
+}
+
 // ---- layout, pass 1: sizes, bottom-up -------------------------------------------------------
 
-function measure(block, expanded) {
+function measure(block, expanded, meter) {
   switch (block.kind) {
     case "step": {
-      const w = Math.min(MAX_W, Math.max(MIN_W, block.node.length * CHAR_W + 22));
-      return { kind: "step", id: block.node, w, h: NODE_H };
+      const label = meter(block.node);
+      const w = Math.min(MAX_W, Math.max(MIN_W, Math.ceil(label.w) + 2 * LABEL_PAD));
+      return { kind: "step", id: block.node, label: label.text, w, h: NODE_H };
     }
     case "sequence": {
-      const items = block.items.map((item) => measure(item, expanded));
+      const items = block.items.map((item) => measure(item, expanded, meter));
       const w = items.reduce((sum, item) => sum + item.w, 0) + GAP_X * Math.max(0, items.length - 1);
       const h = maxOf(items, (item) => item.h);
       return { kind: "sequence", items, links: block.links || [], w, h };
@@ -97,17 +240,17 @@ function measure(block, expanded) {
       if (big && !expanded.has(block.group)) {
         return { kind: "collapsed", group: block.group, ids: nodeIds(block), size: block.members.length, w: GROUP_W, h: GROUP_H };
       }
-      const members = block.members.map((member) => measure(member, expanded));
+      const members = block.members.map((member) => measure(member, expanded, meter));
       const w = maxOf(members, (m) => m.w) + 2 * PAD;
       const h = members.reduce((sum, m) => sum + m.h, 0) + GAP_Y * (members.length + 1) + (big ? 14 : 0);
       return { kind: "parallel", group: block.group, members, big, w, h };
     }
     case "branch": {
-      const head = measure(block.head, expanded);
+      const head = measure(block.head, expanded, meter);
       const arms = block.arms.map((arm) => ({
         descriptor: arm.descriptor,
         link: arm.link,
-        body: measure(arm.body, expanded),
+        body: measure(arm.body, expanded, meter),
         ids: nodeIds(arm.body),
       }));
       const armsH = arms.reduce((sum, arm) => sum + arm.body.h, 0) + GAP_Y * Math.max(0, arms.length - 1);
@@ -126,7 +269,8 @@ function edge(parent, d, link) {
   return svg("path", { d, class: link === "pipe" ? "pointy-edge pointy-link-pipe" : "pointy-edge", "data-link": link || "then" }, parent);
 }
 
-function draw(L, x, y, parent, ctx) {
+// `follows`: something comes after this block, so its arms and members join into one line.
+function draw(L, x, y, parent, ctx, follows) {
   const cy = y + L.h / 2;
   switch (L.kind) {
     case "step":
@@ -136,31 +280,31 @@ function draw(L, x, y, parent, ctx) {
       let cx = x;
       L.items.forEach((item, i) => {
         if (i > 0) edge(parent, `M${cx - GAP_X} ${cy}H${cx}`, L.links[i - 1]);
-        draw(item, cx, y + (L.h - item.h) / 2, parent, ctx);
+        draw(item, cx, y + (L.h - item.h) / 2, parent, ctx, follows || i < L.items.length - 1);
         cx += item.w + GAP_X;
       });
       break;
     }
     case "parallel": {
       const frame = svg("rect", { class: "pointy-group", "data-group": L.group, x: x + PAD / 2, y, width: L.w - PAD, height: L.h, rx: 8 }, parent);
-      frame.appendChild(svg("title", {})).textContent = `parallel group ${L.group}`;
+      frame.appendChild(svg("title", {})).textContent = `${L.members.length} in parallel`;
       let my = y + GAP_Y;
       if (L.big) {
-        const toggle = svg("text", { class: "pointy-group-toggle", "data-group": L.group, x: x + PAD / 2 + 6, y: y + 12 }, parent);
-        toggle.textContent = `▾ ${L.group} (${L.members.length}) collapse`;
+        const toggle = svg("text", { class: "pointy-group-toggle", "data-group": L.group, x: x + PAD / 2 + 6, y: y + 12, tabindex: 0, role: "button", "aria-expanded": "true" }, parent);
+        toggle.textContent = `▾ ${L.members.length} in parallel · collapse`;
         my += 14;
       }
       const paths = [];
       for (const m of L.members) {
         const mcy = my + m.h / 2;
         paths.push(`M${x} ${cy}H${x + PAD / 2}V${mcy}H${x + PAD}`);
-        paths.push(`M${x + PAD + m.w} ${mcy}H${x + L.w - PAD / 2}V${cy}H${x + L.w}`);
+        if (follows) paths.push(`M${x + PAD + m.w} ${mcy}H${x + L.w - PAD / 2}V${cy}H${x + L.w}`);
         my += m.h + GAP_Y;
       }
       edge(parent, paths.join(""), "then");
       my = y + GAP_Y + (L.big ? 14 : 0);
       for (const m of L.members) {
-        draw(m, x + PAD, my, parent, ctx);
+        draw(m, x + PAD, my, parent, ctx, false);
         my += m.h + GAP_Y;
       }
       break;
@@ -169,7 +313,7 @@ function draw(L, x, y, parent, ctx) {
       drawCollapsed(L, x, y, parent, ctx);
       break;
     case "branch": {
-      draw(L.head, x, y + (L.h - L.head.h) / 2, parent, ctx);
+      draw(L.head, x, y + (L.h - L.head.h) / 2, parent, ctx, true);
       const armsH = L.arms.reduce((sum, arm) => sum + arm.body.h, 0) + GAP_Y * Math.max(0, L.arms.length - 1);
       const hx = x + L.head.w;
       const ax = hx + ARM_GAP;
@@ -178,11 +322,11 @@ function draw(L, x, y, parent, ctx) {
         const group = svg("g", { class: "pointy-arm", "data-descriptor": arm.descriptor, "data-arm": "open" }, parent);
         const acy = ay + arm.body.h / 2;
         edge(group, `M${hx} ${cy}H${hx + ARM_GAP / 2}V${acy}H${ax}`, arm.link);
-        edge(group, `M${ax + arm.body.w} ${acy}H${x + L.w - PAD / 2}V${cy}H${x + L.w}`, "then");
+        if (follows) edge(group, `M${ax + arm.body.w} ${acy}H${x + L.w - PAD / 2}V${cy}H${x + L.w}`, "then");
         const label = svg("text", { class: "pointy-descriptor", x: hx + ARM_GAP / 2 + 4, y: acy - 5 }, group);
         label.textContent = String(arm.descriptor);
         svg("title", {}, label).textContent = `arm ${arm.descriptor}${arm.link === "pipe" ? " (|-> pipes the result)" : ""}`;
-        draw(arm.body, ax, ay, group, ctx);
+        draw(arm.body, ax, ay, group, ctx, false);
         const info = { g: group, descriptor: arm.descriptor, ids: arm.ids, headStep: L.headStep };
         ctx.arms.push(info);
         for (const id of L.headStep ? [L.headStep, ...arm.ids] : arm.ids) {
@@ -206,19 +350,19 @@ function drawStep(L, x, y, parent, ctx) {
   if (ctx.drawn++ > 0) arrow(parent, x, y + L.h / 2);
   const g = svg("g", { class: "pointy-node", "data-node": L.id, "data-state": "pending", transform: `translate(${x},${y})`, tabindex: 0, role: "button" }, parent);
   svg("rect", { width: L.w, height: L.h, rx: 6 }, g);
-  const maxChars = Math.floor((L.w - 12) / CHAR_W);
-  const label = svg("text", { class: "pointy-label", x: L.w / 2, y: 16 }, g);
-  label.textContent = L.id.length > maxChars ? `${L.id.slice(0, maxChars - 1)}…` : L.id;
+  const label = svg("text", { class: "pointy-label", x: L.w / 2, y: ctx.plan ? 23 : 16 }, g); // a plan has no second line
+  label.textContent = L.label;
+  if (L.label !== L.id) g.setAttribute("data-elided", "true");
   const sub = svg("text", { class: "pointy-sub", x: L.w / 2, y: 30 }, g);
-  const title = svg("title", {}, g);
-  ctx.nodeEls.set(L.id, { g, sub, title });
+  ctx.nodeEls.set(L.id, { g, label, sub, x, y, w: L.w, h: L.h });
 }
 
 function drawCollapsed(L, x, y, parent, ctx) {
   if (ctx.drawn++ > 0) arrow(parent, x, y + L.h / 2);
   const g = svg("g", { class: "pointy-group-collapsed", "data-group": L.group, "data-state": "pending", transform: `translate(${x},${y})`, tabindex: 0, role: "button" }, parent);
   svg("rect", { width: L.w, height: L.h, rx: 8 }, g);
-  svg("text", { class: "pointy-label", x: L.w / 2, y: 17 }, g).textContent = `${L.group}: ${L.size} in parallel ▸`;
+  svg("text", { class: "pointy-label", x: L.w / 2, y: 17 }, g).textContent = `${L.size} in parallel ▸`;
+  g.setAttribute("aria-expanded", "false");
   const counts = svg("text", { class: "pointy-sub", x: L.w / 2, y: 33 }, g);
   const title = svg("title", {}, g);
   ctx.collapsed.set(L.group, { g, counts, title, ids: L.ids });
@@ -229,7 +373,7 @@ function drawCollapsed(L, x, y, parent, ctx) {
 function drawRoot(root, svgEl, ctx, wrapWidth) {
   const layer = svg("g", {}, svgEl);
   if (root.kind !== "sequence" || root.w <= wrapWidth || root.items.length < 2) {
-    draw(root, MARGIN, MARGIN, layer, ctx);
+    draw(root, MARGIN, MARGIN, layer, ctx, false);
     return { w: root.w + 2 * MARGIN, h: root.h + 2 * MARGIN };
   }
   const rows = [];
@@ -252,7 +396,7 @@ function drawRoot(root, svgEl, ctx, wrapWidth) {
       const midY = prev.y + prev.h + ROW_GAP / 2;
       edge(layer, `M${prev.end} ${prev.y + prev.h / 2}h10V${midY}H${MARGIN - 8}V${y + r.h / 2}H${MARGIN}`, r.inLink);
     }
-    draw(layout, MARGIN, y, layer, ctx);
+    draw(layout, MARGIN, y, layer, ctx, r !== rows[rows.length - 1]);
     prev = { end: MARGIN + r.w, y, h: r.h };
     width = Math.max(width, r.w);
     y += r.h + ROW_GAP;
@@ -274,8 +418,18 @@ function paintNode(el, id, view, retries) {
   const duration = formatDuration(view.duration);
   if (duration) parts.push(duration);
   el.sub.textContent = parts.join(" · ");
-  const tries = view.attempts > 1 ? `${view.attempts} attempts` : "";
-  el.title.textContent = [id, view.state, tries, duration].filter(Boolean).join(" · ");
+  el.g.setAttribute("aria-label", `${id}, ${view.state}`);
+}
+
+// What the hover tooltip says about a node: full name, state, attempts, duration, first error line.
+function tooltipLines(id, view, error) {
+  const facts = [view.state];
+  if (view.attempts > 1) facts.push(`${view.attempts} attempts`);
+  const duration = formatDuration(view.duration);
+  if (duration) facts.push(duration);
+  const lines = [id, facts.join(" · ")];
+  if (error) lines.push(String(error).split("\n")[0]);
+  return lines;
 }
 
 function countStates(ids, nodes) {
@@ -295,10 +449,10 @@ function summaryState(counts, total) {
 
 function paintGroup(group, nodes) {
   const counts = countStates(group.ids, nodes);
-  const text = STATES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(" · ");
+  const text = STATES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ");
   group.g.setAttribute("data-state", summaryState(counts, group.ids.length));
   group.counts.textContent = text;
-  group.title.textContent = `${text} (click to expand)`;
+  group.title.textContent = `${group.ids.length} in parallel · ${text} (click to expand)`;
 }
 
 // Mirrors snapshot.arm_status (the saved picture): taken / not-taken / open.
@@ -375,11 +529,35 @@ function render({ model, el }) {
     buttonEls.set(key, button);
   }
   const legend = html("div", "pointy-legend", root);
+  const stateLegend = html("div", "pointy-legend-states", legend);
   for (const state of STATES) {
-    const item = html("span", "pointy-legend-item", legend, state);
+    const item = html("span", "pointy-legend-item", stateLegend, state);
     item.dataset.state = state;
   }
-  const canvas = html("div", "pointy-canvas", root);
+  html("span", "pointy-legend-item pointy-legend-stale", stateLegend, "stale").dataset.stale =
+    "true";
+  const edgeLegend = html("div", "pointy-legend-edges", legend);
+  for (const [kind, words] of EDGE_LEGEND) {
+    const item = html("span", "pointy-legend-edge", edgeLegend);
+    item.dataset.edge = kind;
+    const sample = svg("svg", { width: 26, height: 10, "aria-hidden": "true" }, item);
+    svg("path", { d: "M1 5H25", class: `pointy-edge pointy-legend-line-${kind}` }, sample);
+    html("span", "", item, words);
+  }
+  const views = html("div", "pointy-views", root); // the graph now; a timeline tab can sit beside it
+  views.dataset.view = "graph";
+  const canvas = html("div", "pointy-canvas", views);
+  const zoomBar = html("div", "pointy-zoom", views);
+  const zoomButtons = {};
+  for (const [key, label, title] of ZOOM_BUTTONS) {
+    const button = html("button", `pointy-button pointy-zoom-${key}`, zoomBar, label);
+    button.type = "button";
+    button.title = title;
+    zoomButtons[key] = button;
+  }
+  const tooltip = html("div", "pointy-tooltip", root);
+  tooltip.hidden = true;
+  tooltip.setAttribute("role", "tooltip");
   const detail = html("div", "pointy-detail", root);
 
   // What this view shows: the last full table, with the deltas since merged in. The status,
@@ -390,16 +568,30 @@ function render({ model, el }) {
   let ctx = null;
   let painted = {};
   let selectedEl = null;
+  let meter = null;
+  let natural = { w: 0, h: 0 }; // the graph's size at zoom 1
+  let zoom = 1;
+  let room = 1040; // the canvas's width when the graph was last drawn
+  const started = new Map(); // node id -> performance.now() when this view saw it start running
+  function noteStarts(ids) {
+    const now = performance.now();
+    for (const id of ids) {
+      const view = live.nodes[id];
+      if (view && view.state === "running") {
+        if (!started.has(id)) started.set(id, now);
+      } else started.delete(id);
+    }
+  }
 
   function readTable() {
     live.nodes = {};
     const table = parseJSON(model.get("nodes_json"), "nodes_json");
-    if (table) mergeTable(live.nodes, table);
+    if (table) noteStarts(mergeTable(live.nodes, table));
   }
 
   function build() {
     canvas.replaceChildren();
-    ctx = { nodeEls: new Map(), collapsed: new Map(), groupOf: new Map(), arms: [], armsOf: new Map(), retries: new Map(), drawn: 0 };
+    ctx = { nodeEls: new Map(), collapsed: new Map(), groupOf: new Map(), arms: [], armsOf: new Map(), retries: new Map(), drawn: 0, plan: !model.get("run_id") };
     selectedEl = null;
     painted = {};
     const graph = live.graph;
@@ -409,18 +601,21 @@ function render({ model, el }) {
       paintStatus();
       return;
     }
-    const layout = measure(graph.root, expanded);
+    if (!meter) meter = labelMeter(getComputedStyle(root).fontFamily);
+    const layout = measure(graph.root, expanded, meter);
     const svgEl = svg("svg", { class: "pointy-graph" });
     const wrapWidth = Math.max(480, (el.clientWidth || 1040) - 2 * MARGIN);
     const size = drawRoot(layout, svgEl, ctx, wrapWidth);
-    svgEl.setAttribute("width", size.w);
-    svgEl.setAttribute("height", size.h);
+    natural = size;
+    room = wrapWidth + 2 * MARGIN;
     svgEl.setAttribute("viewBox", `0 0 ${size.w} ${size.h}`);
     canvas.appendChild(svgEl);
+    applyZoom();
     paint(ctx, live.nodes, painted, Object.keys(live.nodes));
     for (const group of ctx.collapsed.values()) paintGroup(group, live.nodes); // also those with no view yet
     for (const arm of ctx.arms) paintArm(arm, live.nodes);
     paintSelected();
+    paintStale();
     paintStatus();
   }
 
@@ -433,6 +628,7 @@ function render({ model, el }) {
   function onDelta(content) {
     if (!content || content.type !== "delta" || content.run !== model.get("run_id")) return;
     const ids = mergeTable(live.nodes, content.nodes);
+    noteStarts(ids);
     if (content.status !== undefined) live.status = content.status;
     if (content.message !== undefined) live.message = content.message;
     if (ctx) paint(ctx, live.nodes, painted, ids);
@@ -443,27 +639,68 @@ function render({ model, el }) {
     }
   }
 
+  function applyZoom() {
+    const svgEl = canvas.querySelector("svg.pointy-graph");
+    if (!svgEl) return;
+    svgEl.setAttribute("width", Math.round(natural.w * zoom));
+    svgEl.setAttribute("height", Math.round(natural.h * zoom));
+    root.dataset.zoom = zoom.toFixed(2);
+    // The room was measured before the graph was drawn: asking the canvas now would force a
+    // layout of every node before the first frame.
+    const large = natural.w > room || natural.h > MAX_CANVAS_H || zoom !== 1;
+    zoomBar.dataset.large = String(large); // fit and zoom only where they help
+  }
+
+  function setZoom(value) {
+    zoom = Math.min(4, Math.max(0.1, value));
+    applyZoom();
+  }
+
+  function fitWidth() {
+    room = canvas.clientWidth || room;
+    setZoom(natural.w > 0 ? Math.min(1, room / natural.w) : 1);
+  }
+
   function paintStatus() {
     const state = live.status || "pending";
     const views = Object.values(live.nodes);
     let done = 0;
     let failed = 0;
+    let ran = 0;
     for (const view of views) {
       if (DONE.has(view.state)) done++;
       if (view.state === "failed") failed++;
+      if (view.state === "succeeded" || view.state === "failed") ran++;
     }
     const run = model.get("run_id");
     status.dataset.status = state;
     root.dataset.status = state;
-    statusText.textContent = run
-      ? `Run ${run} · ${state} · ${done}/${views.length} done${failed ? ` · ${failed} failed` : ""}`
-      : `Plan · ${views.length} node${views.length === 1 ? "" : "s"} · nothing runs`;
-    message.textContent = live.message || "";
+    root.dataset.mode = run ? "run" : "plan";
+    let text;
+    if (!run) text = `Plan · ${views.length} node${views.length === 1 ? "" : "s"} · nothing runs`;
+    else if (state === "cancelled") text = `Run ${run} · cancelled after ${ran} of ${views.length} steps`;
+    else text = `Run ${run} · ${state} · ${done}/${views.length} done${failed ? ` · ${failed} failed` : ""}`;
+    statusText.textContent = text;
+    // The cancelled line already says it all; other messages are elided, whole in the tooltip.
+    const said = state === "cancelled" && /cancel/i.test(live.message || "") ? "" : live.message || "";
+    message.textContent = said;
+    message.title = said;
+    status.title = said ? `${text} · ${said}` : text;
   }
 
   function paintControls() {
     const controls = model.get("controls") || {};
     for (const [key, button] of buttonEls) button.disabled = !controls[key];
+  }
+
+  function paintStale() {
+    // A node whose event a later cell redefined (and its downstream): an outline, over its state.
+    if (!ctx) return;
+    const stale = new Set(model.get("stale") || []);
+    for (const [id, el] of ctx.nodeEls) {
+      if (stale.has(id)) el.g.setAttribute("data-stale", "true");
+      else el.g.removeAttribute("data-stale");
+    }
   }
 
   function paintSelected() {
@@ -495,9 +732,18 @@ function render({ model, el }) {
     const facts = [];
     if (d.attempts) facts.push(`${d.attempts} attempt${d.attempts === 1 ? "" : "s"}`);
     if (d.duration !== null && d.duration !== undefined) facts.push(formatDuration(d.duration));
-    if (d.descriptor !== null && d.descriptor !== undefined) facts.push(`descriptor ${d.descriptor}`);
-    if (d.worker) facts.push(d.worker);
+    const heads = ctx ? ctx.arms.filter((arm) => arm.headStep === d.node) : [];
+    if (heads.length && d.descriptor !== null && d.descriptor !== undefined) facts.push(`took arm ${d.descriptor}`);
     html("span", "pointy-facts", head, facts.join(" · "));
+    if ("pointyLabextension" in document.body.dataset) {
+      const link = html("a", "pointy-goto", head, "Go to definition");
+      link.href = "#";
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        root.dispatchEvent(new CustomEvent("pointy:goto-definition", { bubbles: true, composed: true, detail: { name: d.node } }));
+      });
+    }
+    if (d.worker) html("div", "pointy-where", detail, ranWhere(d.worker));
     section("Value", d.value, "pointy-value", true);
     section("Error", d.error, "pointy-error", false);
     section("Traceback", d.traceback, "pointy-traceback", true);
@@ -528,6 +774,16 @@ function render({ model, el }) {
     if (action) action();
   };
   const onKey = (event) => {
+    const step = ARROWS[event.key];
+    const from = event.target.closest && event.target.closest("g.pointy-node");
+    if (step && from && ctx) {
+      const next = neighbour(ctx, from.getAttribute("data-node"), step);
+      if (next) {
+        event.preventDefault();
+        next.g.focus();
+      }
+      return;
+    }
     if (event.key !== "Enter" && event.key !== " ") return;
     const action = target(event);
     if (action) {
@@ -535,8 +791,61 @@ function render({ model, el }) {
       action();
     }
   };
+  const onOver = (event) => {
+    const node = event.target.closest && event.target.closest("g.pointy-node");
+    if (!node) {
+      tooltip.hidden = true;
+      return;
+    }
+    const id = node.getAttribute("data-node");
+    const view = live.nodes[id] || { state: "pending", attempts: 0, duration: null };
+    const d = live.detail || {};
+    let error = d.node === id ? d.error : null;
+    if (!error && view.state === "failed" && (live.message || "").startsWith(`${id} failed: `)) error = live.message.slice(id.length + 9);
+    tooltip.replaceChildren();
+    tooltipLines(id, view, error).forEach((line, i) => html("div", i ? "" : "pointy-tooltip-name", tooltip, line));
+    tooltip.dataset.node = id;
+    const box = node.getBoundingClientRect();
+    const host = root.getBoundingClientRect();
+    tooltip.style.left = `${box.left - host.left}px`;
+    tooltip.style.top = `${box.bottom - host.top + 4}px`;
+    tooltip.hidden = false;
+  };
+  const onOut = (event) => {
+    if (!event.relatedTarget || !event.relatedTarget.closest || !event.relatedTarget.closest("g.pointy-node")) tooltip.hidden = true;
+  };
+  // Ctrl/⌘ + wheel zooms the graph; a plain wheel scrolls as usual.
+  const onWheel = (event) => {
+    if (!(event.ctrlKey || event.metaKey)) return;
+    event.preventDefault();
+    setZoom(zoom * (event.deltaY < 0 ? 1.1 : 1 / 1.1));
+  };
   canvas.addEventListener("click", onClick);
   canvas.addEventListener("keydown", onKey);
+  canvas.addEventListener("pointerover", onOver);
+  canvas.addEventListener("pointerout", onOut);
+  canvas.addEventListener("wheel", onWheel, { passive: false });
+  zoomButtons.fit.addEventListener("click", fitWidth);
+  zoomButtons.in.addEventListener("click", () => setZoom(zoom * 1.25));
+  zoomButtons.out.addEventListener("click", () => setZoom(zoom / 1.25));
+  zoomButtons.reset.addEventListener("click", () => setZoom(1));
+  for (const format of ["svg", "png"]) {
+    zoomButtons[format].addEventListener("click", () => {
+      const svgEl = canvas.querySelector("svg.pointy-graph");
+      if (svgEl) savePicture(svgEl, `pointy-${model.get("run_id") || "plan"}`, format);
+    });
+  }
+  // Running nodes show their elapsed time, counted here from when this view saw them start: one
+  // timer in the page, no kernel messages.
+  const clock = setInterval(() => {
+    if (!ctx) return;
+    const now = performance.now();
+    for (const [id, since] of started) {
+      const el = ctx.nodeEls.get(id);
+      const view = live.nodes[id];
+      if (el && view && view.state === "running") el.sub.textContent = formatElapsed(now - since);
+    }
+  }, 1000);
 
   const handlers = [
     ["change:graph_json", () => {
@@ -556,6 +865,7 @@ function render({ model, el }) {
     ["change:run_id", paintStatus],
     ["change:controls", paintControls],
     ["change:selected", paintSelected],
+    ["change:stale", paintStale],
     ["change:detail", () => {
       live.detail = model.get("detail");
       paintDetail();
@@ -579,6 +889,10 @@ function render({ model, el }) {
     for (const [name, handler] of handlers) model.off(name, handler);
     canvas.removeEventListener("click", onClick);
     canvas.removeEventListener("keydown", onKey);
+    canvas.removeEventListener("pointerover", onOver);
+    canvas.removeEventListener("pointerout", onOut);
+    canvas.removeEventListener("wheel", onWheel);
+    clearInterval(clock);
   };
 }
 

@@ -17,29 +17,36 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
-from . import capture
-from .clock import SLICE, Clock, SystemClock
-from .errors import PointyError
-from .events import Outcome
-from .executors import ExecutorChoice
-from .graph import Block, Graph, Node, Parallel, Sequence, iter_nodes, node_edges
-from .invoke import Attempt, invoke, invoke_by_value, invoke_captured, pack, unpack
-from .observers import RunObservers, run_observers
-from .plan import Plan, Task
-from .records import ErrorInfo, Listener, Record, RecordStream
-from .threads import WorkerThreads
+from .. import capture
+from ..cache import as_cache
+from ..clock import SLICE, Clock, SystemClock
+from ..errors import PointyError
+from ..events import Outcome
+from ..graph import Block, Graph, Node, Parallel, Sequence, iter_nodes
+from ..invoke import Attempt, EventReturnedFailure, invoke, invoke_captured
+from ..observers import RunObservers, run_observers
+from ..plan import Plan, Task
+from ..records import ErrorInfo, Listener, Record, RecordStream
+from .cached import RunCache
+from .frames import BranchFrame, Frame, ParallelFrame, RootFrame, SequenceFrame
+from .rerun import GOOD as _GOOD
+from .rerun import downstream, kept_results
+from .stale import redefined
+from .states import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    RETRYING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    RerunMode,
+)
+from .submit import Submitter
 
-PENDING, RUNNING, RETRYING = "pending", "running", "retrying"
-SUCCEEDED, FAILED, SKIPPED, CANCELLED = "succeeded", "failed", "skipped", "cancelled"
-FINISHED_NODE_STATES = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
-RUN_STATES = ("pending", "running", SUCCEEDED, FAILED, CANCELLED)
-
-RerunMode = Literal["all", "failed", "from"]
 _CANCEL = object()  # the inbox message that asks the loop to cancel
-_DISPATCH, _REPORTING, _CALLBACK = 0, 1, 2  # how work reaches an executor (see Run._pool_for)
 
 
 class NodeResult:
@@ -47,6 +54,8 @@ class NodeResult:
 
     __slots__ = (
         "attempts",
+        "cache_note",
+        "cached_at",
         "descriptor",
         "duration",
         "error",
@@ -73,31 +82,11 @@ class NodeResult:
         self.duration: float | None = None  # seconds spent in the event body, last attempt
         self.worker = ""
         self.output = ""  # printed and logged text, every attempt's, with capture_output=True
+        self.cached_at: float | None = None  # state "cached": when the value was first computed
+        self.cache_note = ""  # why the cache could not be used for this node, if it could not
 
     def __repr__(self) -> str:
         return f"<NodeResult {self.id} {self.state} attempts={self.attempts}>"
-
-
-class _Frame:
-    """A running block. `parent.child_done(slot, ok, value, descriptor)` reports its end."""
-
-    __slots__ = ("parent", "slot")
-
-
-class _Sequence(_Frame):
-    __slots__ = ("block",)
-
-
-class _Parallel(_Frame):
-    __slots__ = ("block", "outcomes", "remaining")
-
-
-class _Branch(_Frame):
-    __slots__ = ("arm", "block")
-
-
-class _Root(_Frame):
-    __slots__ = ()
 
 
 class Run:
@@ -126,6 +115,7 @@ class Run:
         name: str = "",
         tags: Mapping[str, str] | None = None,
         observers: RunObservers | None = None,
+        cache: Any = None,
     ) -> None:
         self.id = run_id or uuid.uuid4().hex[:12]
         # What the run is of ("Nightly", a cell's first line) and where it came from
@@ -144,16 +134,15 @@ class Run:
         self._reuse = reuse or {}
         self._own_executors = own_executors
         self._capture = capture_output
-        self._sinks: dict[int, list[str]] = {}  # capture buffers of pool calls, by token
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._submitter = Submitter(self, self._inbox)
+        self._in_flight = self._submitter.in_flight  # the loop runs while this holds work
         self._ready: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self._timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._sequence = itertools.count()
-        self._in_flight: dict[int, tuple[Task, _Frame, int, Any, Any, int]] = {}
         self._capturing = False  # capture installed by this run's loop, to undo at the end
         self._now = self._clock.time  # bound once: records are the hot path
         self._publish = self.stream.emit
-        self._pools: dict[int, tuple[Executor, int]] = {}  # by id() of the plan's choices
         # Retries waiting for their timer. Timeout timers are not counted: one whose event
         # already finished must not keep the run alive until its deadline.
         self._retrying = 0
@@ -166,6 +155,9 @@ class Run:
         self._started = False
         self._thread: threading.Thread | None = None
         self._loop_thread_name = ""
+        self._stale: set[str] = set()  # nodes whose event was redefined since (see mark_stale)
+        self.cache = as_cache(cache)
+        self._cache = RunCache(self.cache) if self.cache is not None else None
         self._observers = run_observers if observers is None else observers
         self._observers.announce(self)  # last: observers see a complete run
 
@@ -203,8 +195,8 @@ class Run:
 
     @property
     def values(self) -> dict[str, Any]:
-        """Values of the nodes that succeeded, by node id."""
-        return {key: r.value for key, r in self.nodes.items() if r.state == SUCCEEDED}
+        """Values of the nodes that succeeded (or came from the cache), by node id."""
+        return {key: r.value for key, r in self.nodes.items() if r.state in _GOOD}
 
     @property
     def errors(self) -> dict[str, ErrorInfo]:
@@ -244,6 +236,21 @@ class Run:
             raise
         return self
 
+    @property
+    def stale(self) -> list[str]:
+        """Nodes whose event was redefined after this run used it, and everything downstream."""
+        return sorted(self._stale)
+
+    def mark_stale(self, events: Mapping[str, Any]) -> set[str]:
+        """Compare `events` (a namespace) with the events this run used: the nodes whose event
+        changed and their downstream become stale. Returns the nodes that newly became stale."""
+        fresh: set[str] = set()
+        for node_id in redefined(self.plan, events):
+            fresh |= downstream(self.graph, node_id)
+        fresh -= self._stale
+        self._stale |= fresh
+        return fresh
+
     def cancel(self) -> None:
         """Cancel: waiting retries and pending nodes at once, running nodes as soon as possible."""
         if not self._done.is_set():
@@ -259,7 +266,8 @@ class Run:
         plan: Plan | None = None,
         **options: Any,
     ) -> Run:
-        """A new, not yet started run: everything, only what failed, or from `node` onwards.
+        """A new, not yet started run: everything, only what failed, from `node` onwards, or
+        the stale nodes (see `mark_stale`) and what depends on them.
 
         Nodes that are not re-run keep their recorded state and value; pass `plan` to run
         with re-resolved events (a notebook redefines them). Start it with `.start()`.
@@ -267,24 +275,13 @@ class Run:
         plan = plan or self.plan
         if self._own_executors and plan.executors is self.plan.executors:
             plan = plan.with_executors(plan.executors.fresh())  # ours were shut down at the end
-        if mode == "all":
-            reuse: dict[str, NodeResult] = {}
-        elif mode == "failed":
-            reuse = {k: r for k, r in self.nodes.items() if r.state == SUCCEEDED}
-        elif mode == "from":
-            if node not in self.nodes:
-                raise PointyError(f"no node {node!r} in this run; nodes: {', '.join(self.nodes)}")
-            again = _downstream(self.graph, node)
-            reuse = {k: r for k, r in self.nodes.items() if r.state == SUCCEEDED and k not in again}
-        else:
-            raise PointyError(f"re-run mode is 'all', 'failed' or 'from', not {mode!r}")
-        if plan.graph != self.graph:
-            reuse = {k: r for k, r in reuse.items() if k in plan.graph.node_by_id}
+        reuse = kept_results(self.nodes, self.graph, mode, node, plan.graph, self._stale)
         options.setdefault("own_executors", self._own_executors)
         options.setdefault("capture_output", self._capture)
         options.setdefault("name", self.name)
         options.setdefault("tags", {**self.tags, "rerun_of": self.id, "mode": mode})
         options.setdefault("observers", self._observers)
+        options.setdefault("cache", self.cache)
         run = Run(
             plan,
             clock=self._clock,
@@ -324,7 +321,7 @@ class Run:
                 self._capturing = True
             self.status = "running"
             self._emit("", "", 0, "running", self._loop_thread_name)
-            ready.append((self._start, (self.graph.root, _Root(), 0, None)))
+            ready.append((self._start, (self.graph.root, RootFrame(), 0, None)))
             while True:
                 while ready:
                     action, args = ready.popleft()
@@ -355,7 +352,7 @@ class Run:
         if message is _CANCEL:
             self._cancel()
         elif message is not None:
-            self._collect(*message)
+            self._submitter.collect(*message)
             self._drain()
         else:
             now = self._clock.monotonic()
@@ -371,9 +368,9 @@ class Run:
             if message is _CANCEL:
                 self._cancel()
                 return
-            self._collect(*message)
+            self._submitter.collect(*message)
 
-    def _start(self, block: Block, parent: _Frame, slot: int, previous: Any) -> None:
+    def _start(self, block: Block, parent: Frame, slot: int, previous: Any) -> None:
         if self._halted:
             if self._cancelled:
                 return
@@ -390,22 +387,22 @@ class Run:
                 return
             self._submit(self.plan.tasks[block.id], parent, slot, previous, 1)
         elif kind is Sequence:
-            frame = _Sequence()
+            frame = SequenceFrame()
             frame.parent, frame.slot, frame.block = parent, slot, block
             self._ready.append((self._start, (block.items[0], frame, 0, previous)))
         elif kind is Parallel:
-            frame = _Parallel()
+            frame = ParallelFrame()
             frame.parent, frame.slot, frame.block = parent, slot, block
             frame.outcomes = [None] * len(block.members)
             frame.remaining = len(block.members)
             for index, member in enumerate(block.members):
                 self._start(member, frame, index, previous)
         else:
-            frame = _Branch()
+            frame = BranchFrame()
             frame.parent, frame.slot, frame.block, frame.arm = parent, slot, block, None
             self._ready.append((self._start, (block.head, frame, -1, previous)))
 
-    def _submit(self, task: Task, parent: _Frame, slot: int, previous: Any, attempt: int) -> None:
+    def _submit(self, task: Task, parent: Frame, slot: int, previous: Any, attempt: int) -> None:
         node = task.node
         result = self.nodes[node.id]
         result.state = RUNNING
@@ -415,6 +412,12 @@ class Run:
         kwargs = task.kwargs
         if task.wants_previous:
             kwargs = {**kwargs, "previous_result": previous}
+        if (
+            attempt == 1
+            and self._cache is not None
+            and self._cache.hit(self, task, parent, slot, kwargs, previous)
+        ):
+            return  # settled from the cache
         choice = task.executor
         if choice.inline:
             self._emit(node.id, node.name, attempt, RUNNING, self._loop_thread_name)
@@ -429,114 +432,10 @@ class Run:
                 outcome = invoke(task.target, task.style, kwargs, previous)
             self._settle(task, parent, slot, previous, attempt, outcome)
             return
-        token = next(self._sequence)
-        entry = (task, parent, slot, previous, None, attempt)
-        self._in_flight[token] = entry  # before any worker can look for it
-        try:
-            pool, mode = self._pools.get(id(choice)) or self._pool_for(choice)
-            future = None
-            if choice.by_value:
-                future = pool.submit(
-                    invoke_by_value, pack(task.target, task.style, kwargs, previous, self._capture)
-                )
-            else:
-                if self._capture:
-                    sink: list[str] = []
-                    self._sinks[token] = sink
-                    call: tuple[Any, ...] = (
-                        invoke_captured,
-                        task.target,
-                        task.style,
-                        kwargs,
-                        previous,
-                        sink,
-                    )
-                else:
-                    call = (invoke, task.target, task.style, kwargs, previous)
-                if mode == _DISPATCH:
-                    pool.dispatch(_report, self._inbox, self._in_flight, token, *call)
-                elif mode == _REPORTING:
-                    future = pool.submit(_report, self._inbox, None, token, *call)
-                else:
-                    future = pool.submit(*call)
-        except Exception as error:  # the executor refused the work (shut down, not picklable)
-            del self._in_flight[token]
-            self._emit(node.id, node.name, attempt, RUNNING, "")
-            self._settle(
-                task, parent, slot, previous, attempt, Attempt(False, None, 0, error, "", 0.0)
-            )
-            return
-        if future is not None:
-            self._in_flight[token] = (task, parent, slot, previous, future, attempt)
-        self._emit(node.id, node.name, attempt, RUNNING, "")
-        if mode == _CALLBACK or choice.by_value:
-            future.add_done_callback(lambda done, token=token: self._inbox.put((token, done)))
-        if task.settings.timeout is not None:
-            deadline = self._clock.monotonic() + task.settings.timeout
-            heapq.heappush(self._timers, (deadline, next(self._sequence), self._time_out, (token,)))
-
-    def _pool_for(self, choice: ExecutorChoice) -> tuple[Executor, int]:
-        """The executor for `choice` and how to hand it work, cached for this run. The engine's
-        own threads take work without a future (`dispatch`); other thread pools get a task that
-        reports straight into the inbox; any other executor gets a done-callback."""
-        pool = self.plan.executors.get(choice)
-        if isinstance(pool, WorkerThreads):
-            mode = _DISPATCH
-        elif isinstance(pool, ThreadPoolExecutor):
-            mode = _REPORTING
-        else:
-            mode = _CALLBACK
-        self._pools[id(choice)] = (pool, mode)
-        return pool, mode
-
-    def _collect(self, token: int, future: Any) -> None:
-        entry = self._in_flight.pop(token, None)
-        if entry is None:
-            return  # timed out or cancelled already; its late result is dropped
-        task, parent, slot, previous, _, attempt = entry
-        if self._capture:
-            self._sinks.pop(token, None)
-        if type(future) is Attempt:  # reported by `_report` on a thread pool
-            self._settle(task, parent, slot, previous, attempt, future)
-            return
-        try:
-            outcome = future.result()
-            if task.executor.by_value:
-                outcome = unpack(outcome)
-        except BaseException as error:  # the executor itself failed (broken pool, cancelled)
-            outcome = Attempt(
-                False,
-                None,
-                0,
-                error if isinstance(error, Exception) else RuntimeError(repr(error)),
-                "",
-                0.0,
-            )
-        self._settle(task, parent, slot, previous, attempt, outcome)
-
-    def _time_out(self, token: int) -> None:
-        entry = self._in_flight.pop(token, None)
-        if entry is None:
-            return
-        task, parent, slot, previous, future, attempt = entry
-        if future is not None:
-            future.cancel()
-        error = TimeoutError(
-            f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
-        )
-        # What a thread printed before its timeout (it may print more; that is dropped).
-        output = "".join(self._sinks.pop(token, ())) if self._capture else ""
-        self._settle(
-            task,
-            parent,
-            slot,
-            previous,
-            attempt,
-            Attempt(False, None, 0, error, "", task.settings.timeout or 0.0, output),
-        )
+        self._submitter.submit(task, parent, slot, previous, attempt, kwargs)
 
     def _settle(
-        self, task: Task, parent: _Frame, slot: int, previous: Any, attempt: int, outcome: Attempt
+        self, task: Task, parent: Frame, slot: int, previous: Any, attempt: int, outcome: Attempt
     ) -> None:
         node = task.node
         result = self.nodes[node.id]
@@ -550,6 +449,8 @@ class Run:
             result.descriptor = outcome.descriptor
             result.error = None
             result.finished = self._now()
+            if self._cache is not None:
+                self._cache.store(self, task, outcome)
             self._emit(
                 node.id, node.name, attempt, SUCCEEDED, outcome.worker, None, outcome.descriptor
             )
@@ -561,7 +462,7 @@ class Run:
             return
         error = outcome.error
         info = ErrorInfo.from_exception(error) if error is not None else None
-        raised = error is not None and not _returned_failure(error)
+        raised = error is not None and not isinstance(error, EventReturnedFailure)
         if (
             raised
             and not self._cancelled
@@ -614,7 +515,7 @@ class Run:
             for _, _, action, args in waiting:
                 self._ready.append((action, args))
 
-    def _retry(self, task: Task, parent: _Frame, slot: int, previous: Any, attempt: int) -> None:
+    def _retry(self, task: Task, parent: Frame, slot: int, previous: Any, attempt: int) -> None:
         self._retrying -= 1
         if self._cancel_asked:  # asked between the wait and this timer
             self._cancel()
@@ -631,7 +532,7 @@ class Run:
             return
         self._submit(task, parent, slot, previous, attempt)
 
-    def _reuse_result(self, node: Node, reused: NodeResult, parent: _Frame, slot: int) -> None:
+    def _reuse_result(self, node: Node, reused: NodeResult, parent: Frame, slot: int) -> None:
         result = self.nodes[node.id]
         for name in NodeResult.__slots__:
             setattr(result, name, getattr(reused, name))
@@ -644,7 +545,7 @@ class Run:
             reused.error,
             reused.descriptor,
         )
-        ok = reused.state == SUCCEEDED
+        ok = reused.state in _GOOD
         if ok and self.plan.tasks[node.id].settings.stop_on_success:
             self._stop("success")  # as it did when it ran
         self._ready.append((parent.child_done, (self, slot, ok, reused.value, reused.descriptor)))
@@ -662,10 +563,7 @@ class Run:
         self._cancelled = self._halted = True
         self._timers.clear()
         self._retrying = 0
-        for entry in self._in_flight.values():
-            if entry[4] is not None:
-                entry[4].cancel()
-        self._in_flight.clear()
+        self._submitter.cancel_all()
         self._ready.clear()
         for result in self.nodes.values():
             if result.state in (RUNNING, RETRYING, PENDING):
@@ -703,105 +601,29 @@ class Run:
             for node in iter_nodes(block):
                 self._failures.discard(node.id)
 
+    # ----- telemetry (pointy_engine.telemetry reads the records; nothing here) ----------
 
-def _returned_failure(error: BaseException) -> bool:
-    from .invoke import EventReturnedFailure
+    @property
+    def metrics(self) -> Any:
+        """One row per attempt, as a pandas DataFrame (see pointy_engine.telemetry.frames)."""
+        from ..telemetry.frames import metrics_frame
+        from ..telemetry.store import RunEntry
 
-    return isinstance(error, EventReturnedFailure)
+        return metrics_frame([RunEntry(self)])
 
+    @property
+    def summary(self) -> Any:
+        """One row per node, as a pandas DataFrame, with value type and size."""
+        from ..telemetry.frames import summary_frame
+        from ..telemetry.store import RunEntry
 
-def _sequence_done(
-    frame: _Sequence, run: Run, slot: int, ok: bool, value: Any, descriptor: int
-) -> None:
-    block = frame.block
-    if slot == len(block.items) - 1:
-        run._ready.append((frame.parent.child_done, (run, frame.slot, ok, value, descriptor)))
-        return
-    previous = value if block.links[slot] == "pipe" else None
-    run._start(block.items[slot + 1], frame, slot + 1, previous)
+        return summary_frame([RunEntry(self)], self.values)
 
+    def timeline(self) -> Any:
+        """A Gantt-style timeline (SVG in notebooks; `.save(path)`)."""
+        from ..telemetry.timeline import Timeline
 
-def _parallel_done(
-    frame: _Parallel, run: Run, slot: int, ok: bool, value: Any, descriptor: int
-) -> None:
-    frame.outcomes[slot] = (ok, value)
-    frame.remaining -= 1
-    if frame.remaining:
-        return
-    block = frame.block
-    successes = [v for good, v in frame.outcomes if good]
-    judged = run.plan.group_states[block.group].judge(len(successes), len(frame.outcomes))
-    if judged and len(successes) < len(frame.outcomes):
-        run._handled(block)
-    run._ready.append(
-        (frame.parent.child_done, (run, frame.slot, judged, tuple(successes), 1 if judged else 0))
-    )
-
-
-def _branch_done(
-    frame: _Branch, run: Run, slot: int, ok: bool, value: Any, descriptor: int
-) -> None:
-    block = frame.block
-    if slot != -1:  # the chosen arm finished
-        run._ready.append((frame.parent.child_done, (run, frame.slot, ok, value, descriptor)))
-        return
-    chosen = None
-    for index, arm in enumerate(block.arms):
-        if arm.descriptor == descriptor and chosen is None:
-            chosen = index
-        else:
-            run._skip(arm.body)
-    if chosen is None:
-        run._ready.append((frame.parent.child_done, (run, frame.slot, ok, value, descriptor)))
-        return
-    if not ok:
-        run._handled(block.head)  # a failure with an arm to go to is handled
-    arm = block.arms[chosen]
-    previous = value if arm.link == "pipe" else None
-    run._start(arm.body, frame, chosen, previous)
-
-
-def _root_done(frame: _Root, run: Run, slot: int, ok: bool, value: Any, descriptor: int) -> None:
-    run.value = value
-
-
-_Sequence.child_done = _sequence_done  # type: ignore[attr-defined]
-_Parallel.child_done = _parallel_done  # type: ignore[attr-defined]
-_Branch.child_done = _branch_done  # type: ignore[attr-defined]
-_Root.child_done = _root_done  # type: ignore[attr-defined]
-
-
-def _report(
-    inbox: queue.SimpleQueue[Any],
-    live: dict[int, Any] | None,
-    token: int,
-    call: Callable[..., Attempt],
-    *args: Any,
-) -> None:
-    """Worker side: run the attempt and hand the result to the run's loop. With `live`, work
-    the run gave up on (cancelled, timed out) before a worker took it is not started at all."""
-    if live is not None and token not in live:
-        return
-    try:
-        attempt = call(*args)
-    except BaseException as error:  # SystemExit and the like: still a failed attempt
-        attempt = Attempt(False, None, 0, RuntimeError(repr(error)), "", 0.0)
-    inbox.put((token, attempt))
-
-
-def _downstream(graph: Graph, start: str) -> set[str]:
-    """`start` and every node reachable from it."""
-    following: dict[str, list[str]] = {}
-    for edge in node_edges(graph):
-        following.setdefault(edge.source, []).append(edge.target)
-    seen = {start}
-    stack = [start]
-    while stack:
-        for target in following.get(stack.pop(), ()):
-            if target not in seen:
-                seen.add(target)
-                stack.append(target)
-    return seen
+        return Timeline.of(self)
 
 
 __all__ = ["NodeResult", "Outcome", "Run"]

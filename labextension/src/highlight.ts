@@ -1,0 +1,90 @@
+/**
+ * Highlighting of `%%pointy` cells and `.pty` files: mark decorations with stable CSS classes
+ * (`cm-pointy-<kind>`), so themes and tests can rely on them. Python's own colouring of a cell
+ * stays underneath; a cell that stops starting with `%%pointy` loses the marks on the next edit.
+ */
+
+import { language, StreamLanguage, StringStream } from '@codemirror/language';
+import { RangeSetBuilder } from '@codemirror/state';
+import { Decoration, DecorationSet, EditorView, ViewPlugin, ViewUpdate } from '@codemirror/view';
+
+import { isPointyCell, magicLine, tokenize, TokenKind } from './tokens';
+
+/** The `.pty` file language: comments and brackets; the marks below do the colouring. */
+export const ptyLanguage = StreamLanguage.define<null>({
+  name: 'pointy',
+  startState: () => null,
+  token(stream: StringStream): string | null {
+    if (stream.match(/^#.*/)) {
+      return 'comment';
+    }
+    stream.next();
+    return null;
+  },
+  languageData: { commentTokens: { line: '#' } }
+});
+
+const MARKS: Record<TokenKind | 'magic' | 'option', Decoration> = {
+  magic: Decoration.mark({ class: 'cm-pointy-magic' }),
+  option: Decoration.mark({ class: 'cm-pointy-option' }),
+  event: Decoration.mark({ class: 'cm-pointy-event' }),
+  operator: Decoration.mark({ class: 'cm-pointy-operator' }),
+  arm: Decoration.mark({ class: 'cm-pointy-arm' }),
+  retry: Decoration.mark({ class: 'cm-pointy-retry' }),
+  number: Decoration.mark({ class: 'cm-pointy-number' }),
+  comment: Decoration.mark({ class: 'cm-pointy-comment' }),
+  directive: Decoration.mark({ class: 'cm-pointy-directive' }),
+  bracket: Decoration.mark({ class: 'cm-pointy-bracket' }),
+  punctuation: Decoration.mark({ class: 'cm-pointy-punctuation' }),
+  invalid: Decoration.mark({ class: 'cm-pointy-invalid' })
+};
+
+/** Where the pipeline text of this editor starts, or null when it is not Pointy. */
+export function pipelineStart(view: EditorView): number | null {
+  if (view.state.facet(language) === ptyLanguage) {
+    return 0;
+  }
+  const doc = view.state.doc;
+  if (!isPointyCell(doc.sliceString(0, Math.min(doc.length, 16)))) {
+    return null;
+  }
+  const first = doc.line(1);
+  return first.to < doc.length ? first.to + 1 : doc.length;
+}
+
+function decorate(view: EditorView): DecorationSet {
+  const start = pipelineStart(view);
+  if (start === null) {
+    return Decoration.none;
+  }
+  const builder = new RangeSetBuilder<Decoration>();
+  const doc = view.state.doc;
+  if (start > 0) {
+    const parts = magicLine(doc.line(1).text);
+    if (parts !== null) {
+      builder.add(parts.magic[0], parts.magic[1], MARKS.magic);
+      if (parts.options !== null) {
+        builder.add(parts.options[0], parts.options[1], MARKS.option);
+      }
+    }
+  }
+  for (const token of tokenize(doc.sliceString(start), start)) {
+    builder.add(token.from, token.to, MARKS[token.kind]);
+  }
+  return builder.finish();
+}
+
+export const pointyHighlight = ViewPlugin.fromClass(
+  class {
+    decorations: DecorationSet;
+    constructor(view: EditorView) {
+      this.decorations = decorate(view);
+    }
+    update(update: ViewUpdate): void {
+      if (update.docChanged || update.startState.facet(language) !== update.state.facet(language)) {
+        this.decorations = decorate(update.view);
+      }
+    }
+  },
+  { decorations: plugin => plugin.decorations }
+);

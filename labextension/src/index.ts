@@ -1,0 +1,81 @@
+/** Pointy's JupyterLab extension: one plugin per concern. */
+
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  EditorExtensionRegistry,
+  IEditorExtensionRegistry,
+  IEditorLanguageRegistry
+} from '@jupyterlab/codemirror';
+import { LanguageSupport } from '@codemirror/language';
+import { ILauncher } from '@jupyterlab/launcher';
+import { IMainMenu } from '@jupyterlab/mainmenu';
+import { INotebookTracker } from '@jupyterlab/notebook';
+
+import { NEW_FILE_COMMAND, PTY_MIME, registerFileType } from './fileType';
+import { ctrlClickGoto, gotoFromActiveCell, listenForGoto } from './gotoDefinition';
+import { pointyHighlight, ptyLanguage } from './highlight';
+
+/** Kept equal to package.json's version (checked by tests/test_labextension.py). */
+export const VERSION = '0.1.0';
+const GOTO_COMMAND = 'pointy:go-to-definition';
+
+const languagePlugin: JupyterFrontEndPlugin<void> = {
+  id: 'pointy-labextension:language',
+  description: 'Pointy highlighting in %%pointy cells and .pty files',
+  autoStart: true,
+  requires: [IEditorLanguageRegistry, IEditorExtensionRegistry],
+  activate: (
+    _app: JupyterFrontEnd,
+    languages: IEditorLanguageRegistry,
+    extensions: IEditorExtensionRegistry
+  ) => {
+    languages.addLanguage({
+      name: 'pointy',
+      displayName: 'Pointy',
+      mime: PTY_MIME,
+      extensions: ['pty'],
+      support: new LanguageSupport(ptyLanguage)
+    });
+    extensions.addExtension({
+      name: 'pointy-labextension:highlight',
+      factory: () => EditorExtensionRegistry.createImmutableExtension([pointyHighlight, ctrlClickGoto])
+    });
+  }
+};
+
+const fileTypePlugin: JupyterFrontEndPlugin<void> = {
+  id: 'pointy-labextension:file-type',
+  description: 'The .pty file type and "New Pointy file"',
+  autoStart: true,
+  optional: [ILauncher, IMainMenu],
+  activate: (app: JupyterFrontEnd, launcher: ILauncher | null, mainMenu: IMainMenu | null) => {
+    registerFileType(app, launcher, mainMenu);
+  }
+};
+
+let stopListening: (() => void) | null = null;
+
+const gotoPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'pointy-labextension:go-to-definition',
+  description: 'Go to the cell defining an event, from a %%pointy cell or the run widget',
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
+    stopListening = listenForGoto(tracker);
+    // The run widget shows its "Go to definition" link only when this attribute exists.
+    document.body.dataset.pointyLabextension = VERSION;
+    app.commands.addCommand(GOTO_COMMAND, {
+      label: 'Go to Pointy Event Definition',
+      execute: () => gotoFromActiveCell(tracker)
+    });
+    app.contextMenu.addItem({ command: GOTO_COMMAND, selector: '.jp-CodeCell .cm-content', rank: 0 });
+  },
+  deactivate: () => {
+    stopListening?.();
+    stopListening = null;
+    delete document.body.dataset.pointyLabextension;
+  }
+};
+
+export { NEW_FILE_COMMAND };
+export default [languagePlugin, fileTypePlugin, gotoPlugin];

@@ -1,0 +1,198 @@
+"""Handing attempts to executors, and turning what comes back into `Attempt`s for the loop.
+
+Inline attempts never come here: the loop calls them itself. Everything else gets a token and an
+in-flight entry; how the work reaches its executor depends on the pool (see `Submitter.pool`):
+the engine's own threads take it without a future, other thread pools get a task that reports
+straight into the run's inbox, any other executor (processes, distributed engines) gets a
+done-callback. Timeouts are timers in the loop that drop the entry; a late result finds none.
+"""
+
+from __future__ import annotations
+
+import heapq
+import queue
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from ..executors import ExecutorChoice
+from ..invoke import Attempt, invoke, invoke_by_value, invoke_captured, pack, unpack
+from ..plan import Task
+from ..threads import WorkerThreads
+from .states import RUNNING
+
+if TYPE_CHECKING:
+    from .frames import Frame
+    from .run import Run
+
+DISPATCH, REPORTING, CALLBACK = 0, 1, 2  # how work reaches an executor (see Submitter.pool)
+
+
+class Submitter:
+    """A run's attempts on executors: what is in flight, by token, and the pools they use."""
+
+    __slots__ = ("in_flight", "inbox", "pools", "run", "sinks")
+
+    def __init__(self, run: Run, inbox: queue.SimpleQueue[Any]) -> None:
+        self.run = run
+        self.inbox = inbox
+        # token -> (task, parent, slot, previous, future or None, attempt)
+        self.in_flight: dict[int, tuple[Task, Frame, int, Any, Any, int]] = {}
+        self.sinks: dict[int, list[str]] = {}  # capture buffers of pool calls, by token
+        self.pools: dict[int, tuple[Executor, int]] = {}  # by id() of the plan's choices
+
+    def submit(
+        self,
+        task: Task,
+        parent: Frame,
+        slot: int,
+        previous: Any,
+        attempt: int,
+        kwargs: dict[str, Any],
+    ) -> None:
+        run = self.run
+        node = task.node
+        choice = task.executor
+        token = next(run._sequence)
+        in_flight = self.in_flight
+        in_flight[token] = (task, parent, slot, previous, None, attempt)  # before a worker looks
+        try:
+            pool, mode = self.pools.get(id(choice)) or self.pool(choice)
+            future = None
+            if choice.by_value:
+                future = pool.submit(
+                    invoke_by_value, pack(task.target, task.style, kwargs, previous, run._capture)
+                )
+            else:
+                if run._capture:
+                    sink: list[str] = []
+                    self.sinks[token] = sink
+                    call: tuple[Any, ...] = (
+                        invoke_captured,
+                        task.target,
+                        task.style,
+                        kwargs,
+                        previous,
+                        sink,
+                    )
+                else:
+                    call = (invoke, task.target, task.style, kwargs, previous)
+                if mode == DISPATCH:
+                    pool.dispatch(report, self.inbox, in_flight, token, *call)
+                elif mode == REPORTING:
+                    future = pool.submit(report, self.inbox, None, token, *call)
+                else:
+                    future = pool.submit(*call)
+        except Exception as error:  # the executor refused the work (shut down, not picklable)
+            del in_flight[token]
+            run._emit(node.id, node.name, attempt, RUNNING, "")
+            run._settle(
+                task, parent, slot, previous, attempt, Attempt(False, None, 0, error, "", 0.0)
+            )
+            return
+        if future is not None:
+            in_flight[token] = (task, parent, slot, previous, future, attempt)
+        run._emit(node.id, node.name, attempt, RUNNING, "")
+        if mode == CALLBACK or choice.by_value:
+            inbox = self.inbox
+            future.add_done_callback(lambda done, token=token: inbox.put((token, done)))
+        if task.settings.timeout is not None:
+            deadline = run._clock.monotonic() + task.settings.timeout
+            heapq.heappush(run._timers, (deadline, next(run._sequence), self.time_out, (token,)))
+
+    def pool(self, choice: ExecutorChoice) -> tuple[Executor, int]:
+        """The executor for `choice` and how to hand it work, cached for this run."""
+        pool = self.run.plan.executors.get(choice)
+        if isinstance(pool, WorkerThreads):
+            mode = DISPATCH
+        elif isinstance(pool, ThreadPoolExecutor):
+            mode = REPORTING
+        else:
+            mode = CALLBACK
+        self.pools[id(choice)] = (pool, mode)
+        return pool, mode
+
+    def collect(self, token: int, future: Any) -> None:
+        """A message from the inbox: an `Attempt` from a thread, or a finished future."""
+        entry = self.in_flight.pop(token, None)
+        if entry is None:
+            return  # timed out or cancelled already; its late result is dropped
+        task, parent, slot, previous, _, attempt = entry
+        if self.sinks:
+            self.sinks.pop(token, None)
+        if type(future) is Attempt:  # reported by `report` on a thread pool
+            self.run._settle(task, parent, slot, previous, attempt, future)
+            return
+        try:
+            outcome = future.result()
+            if task.executor.by_value:
+                outcome = unpack(outcome)
+        except BrokenExecutor as error:  # the worker died (os._exit, a signal, out of memory)
+            outcome = Attempt(False, None, 0, self.broken(task, error), "", 0.0)
+        except BaseException as error:  # the executor itself failed (cancelled, ...)
+            outcome = Attempt(
+                False,
+                None,
+                0,
+                error if isinstance(error, Exception) else RuntimeError(repr(error)),
+                "",
+                0.0,
+            )
+        self.run._settle(task, parent, slot, previous, attempt, outcome)
+
+    def broken(self, task: Task, error: BrokenExecutor) -> BrokenExecutor:
+        """Forget the broken pool, so the next attempt gets a new one; say what happened."""
+        self.pools.pop(id(task.executor), None)
+        self.run.plan.executors.discard_broken(task.executor)
+        described = type(error)(
+            f"the worker running {task.node.name!r} ended abruptly (os._exit, a signal or out "
+            "of memory); its pool is rebuilt for the next attempt"
+        )
+        described.__cause__ = error
+        return described
+
+    def time_out(self, token: int) -> None:
+        entry = self.in_flight.pop(token, None)
+        if entry is None:
+            return
+        task, parent, slot, previous, future, attempt = entry
+        if future is not None:
+            future.cancel()
+        error = TimeoutError(
+            f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
+        )
+        # What a thread printed before its timeout (it may print more; that is dropped).
+        output = "".join(self.sinks.pop(token, ()))
+        self.run._settle(
+            task,
+            parent,
+            slot,
+            previous,
+            attempt,
+            Attempt(False, None, 0, error, "", task.settings.timeout or 0.0, output),
+        )
+
+    def cancel_all(self) -> None:
+        """Give up on everything in flight: futures are cancelled, late results dropped."""
+        for entry in self.in_flight.values():
+            if entry[4] is not None:
+                entry[4].cancel()
+        self.in_flight.clear()
+
+
+def report(
+    inbox: queue.SimpleQueue[Any],
+    live: dict[int, Any] | None,
+    token: int,
+    call: Callable[..., Attempt],
+    *args: Any,
+) -> None:
+    """Worker side: run the attempt and hand the result to the run's loop. With `live`, work
+    the run gave up on (cancelled, timed out) before a worker took it is not started at all."""
+    if live is not None and token not in live:
+        return
+    try:
+        attempt = call(*args)
+    except BaseException as error:  # SystemExit and the like: still a failed attempt
+        attempt = Attempt(False, None, 0, RuntimeError(repr(error)), "", 0.0)
+    inbox.put((token, attempt))

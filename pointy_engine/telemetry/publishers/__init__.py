@@ -1,0 +1,1 @@
+"""Where telemetry sends metrics: Prometheus, Elasticsearch, Grafana Cloud, OpenTelemetry."""

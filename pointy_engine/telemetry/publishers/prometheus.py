@@ -1,0 +1,90 @@
+"""Metrics for Prometheus to scrape, on `prometheus_client`.
+
+Each publisher owns its own `CollectorRegistry`, so a second publisher in one process (a
+notebook cell run twice) never hits a duplicate-registration error. The HTTP endpoint binds
+127.0.0.1 unless `addr` says otherwise; `port=0` picks a free port (see `.port`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import MetricsPublisher
+
+if TYPE_CHECKING:
+    from ..models import EventMetrics, NetworkMetrics
+
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0)
+
+
+class PrometheusPublisher(MetricsPublisher):
+    def __init__(
+        self, port: int | None = 9090, addr: str = "127.0.0.1", namespace: str = "pointy"
+    ) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        labels = ("pipeline", "event", "state")
+        options: dict[str, Any] = {"namespace": namespace, "registry": self.registry}
+        self.attempts = Counter(
+            "event_attempts", "Attempts of events, by final state of the attempt", labels, **options
+        )
+        self.failures = Counter(
+            "event_failures", "Attempts that failed for good", ("pipeline", "event"), **options
+        )
+        self.retries = Counter(
+            "event_retries",
+            "Attempts that failed and were retried",
+            ("pipeline", "event"),
+            **options,
+        )
+        self.durations = Histogram(
+            "event_duration_seconds", "Duration of attempts", labels,
+            buckets=DURATION_BUCKETS, **options,
+        )  # fmt: skip
+        net = ("operation", "address")
+        self.bytes_sent = Counter("network_sent_bytes", "Bytes sent", net, **options)
+        self.bytes_received = Counter("network_received_bytes", "Bytes received", net, **options)
+        self.latency = Histogram(
+            "network_latency_seconds", "Latency of network operations", net,
+            buckets=DURATION_BUCKETS, **options,
+        )  # fmt: skip
+        self.network_errors = Counter("network_errors", "Failed network operations", net, **options)
+        self._server = None
+        self.addr = addr
+        self.port = port
+        if port is not None:
+            from prometheus_client import start_http_server
+
+            self._server, _ = start_http_server(port, addr=addr, registry=self.registry)
+            self.port = self._server.server_port
+
+    def __repr__(self) -> str:
+        where = f"http://{self.addr}:{self.port}/metrics" if self._server else "not serving"
+        return f"PrometheusPublisher({where})"
+
+    def publish_event_metrics(self, metrics: EventMetrics) -> None:
+        state = metrics.status
+        self.attempts.labels(metrics.pipeline, metrics.event_name, state).inc()
+        if state == "failed":
+            self.failures.labels(metrics.pipeline, metrics.event_name).inc()
+        elif state == "retrying":
+            self.retries.labels(metrics.pipeline, metrics.event_name).inc()
+        duration = metrics.duration
+        if duration is not None:
+            self.durations.labels(metrics.pipeline, metrics.event_name, state).observe(duration)
+
+    def publish_network_metrics(self, metrics: NetworkMetrics) -> None:
+        address = f"{metrics.host}:{metrics.port}" if metrics.port is not None else metrics.host
+        labels = (metrics.operation, address)
+        self.bytes_sent.labels(*labels).inc(metrics.bytes_sent)
+        self.bytes_received.labels(*labels).inc(metrics.bytes_received)
+        self.latency.labels(*labels).observe(metrics.latency)
+        if metrics.error is not None:
+            self.network_errors.labels(*labels).inc()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,161 @@
+"""Scheduled `%%pointy` cells: the kernel's scheduler, and the jobs widget of `%pointy jobs`.
+
+`NotebookJobs` belongs to the extension's magics: it starts a `Scheduler` the first time a cell
+asks for one and stops it (no thread left) on `%unload_ext` or when the kernel exits. Each job
+resolves its events from the notebook namespace at fire time and prints into its own `Output`,
+shown by the jobs widget, never into whatever cell happens to be running.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from pointy_engine.fields import InputDataField
+from pointy_engine.pipeline import Pipeline
+
+from .history import first_line
+from .output import OutputSink, current_sink
+
+if TYPE_CHECKING:
+    import pandas
+
+    from pointy_engine.scheduling import Job, Scheduler
+
+    from .session import Session
+    from .spec import RunSpec
+
+
+def cell_pipeline(spec: RunSpec) -> type[Pipeline]:
+    """A Pipeline class for the cell's flow: the `--pipeline` class's fields, or one per input."""
+    base = type(spec.pipeline) if spec.pipeline is not None else Pipeline
+    body: dict[str, Any] = {"Meta": type("Meta", (), {"pointy": spec.source})}
+    if spec.pipeline is None:
+        body.update({name: InputDataField() for name in spec.fields})
+    return type(base.__name__ if spec.pipeline is not None else "Cell", (base,), body)
+
+
+def job_id_of(spec: RunSpec) -> str:
+    """Running the same cell again gives the same id, so its job is replaced, not doubled."""
+    if spec.options.out:
+        return spec.options.out
+    if spec.pipeline is not None:
+        return type(spec.pipeline).__name__
+    return first_line(spec.source)
+
+
+class NotebookJobs:
+    """The kernel's scheduler, its jobs' output widgets, and the jobs widget."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._scheduler: Scheduler | None = None
+        self._sinks: dict[str, OutputSink] = {}
+        self._outputs: dict[str, Any] = {}
+        self.grace = 5.0  # seconds unload waits for each cancelled run
+
+    @property
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None:
+            from pointy_engine.scheduling import Scheduler
+
+            self._scheduler = Scheduler(around_run=self._route).start()
+            atexit.register(self.close)  # kernel shutdown: stop the threads first
+        return self._scheduler
+
+    def schedule(self, spec: RunSpec) -> Job:
+        """Register the cell's flow as a job on its --every / --cron / --at trigger."""
+        options = spec.options
+        shell = self.session.shell
+        job = self.scheduler.schedule(
+            cell_pipeline(spec),
+            every=options.every,
+            cron=options.cron,
+            at=options.at,
+            id=job_id_of(spec),
+            inputs=spec.fields,
+            events=lambda: shell.user_ns,
+        )
+        if self.session.widgets:
+            import ipywidgets
+
+            self._outputs[job.id] = output = ipywidgets.Output()
+            self._sinks[job.id] = OutputSink(output)
+            self.session.route_output()
+        return job
+
+    @contextlib.contextmanager
+    def _route(self, job: Job) -> Iterator[None]:
+        sink = self._sinks.get(job.id)
+        token = current_sink.set(sink) if sink is not None else None
+        try:
+            yield
+        finally:
+            if token is not None:
+                current_sink.reset(token)
+                sink.flush()  # type: ignore[union-attr]
+
+    def frame(self) -> pandas.DataFrame:
+        return self.scheduler.jobs()
+
+    def history(self) -> pandas.DataFrame:
+        return self.scheduler.history()
+
+    def widget(self) -> Any:
+        """One row per job: trigger, next run, last status, and its buttons; then its output."""
+        import ipywidgets
+
+        rows: list[Any] = []
+        refresh = ipywidgets.Button(description="Refresh", icon="refresh")
+        box = ipywidgets.VBox()
+
+        def render(*_: Any) -> None:
+            rows.clear()
+            for job_id in list(self.scheduler.jobs()["id"]):
+                rows.append(self._job_row(self.scheduler.job(job_id), render))
+            if not rows:
+                rows.append(ipywidgets.HTML("No scheduled jobs."))
+            box.children = (refresh, *rows)
+
+        refresh.on_click(render)
+        render()
+        return box
+
+    def _job_row(self, job: Job, render: Any) -> Any:
+        import ipywidgets
+
+        next_run = job.next_run_time
+        when = "paused" if job.paused else (next_run.isoformat(sep=" ") if next_run else "none")
+        label = ipywidgets.HTML(
+            f"<b>{job.id}</b> — {job.trigger}; next run: {when}; "
+            f"last status: {job.last_status or 'not run yet'}"
+        )
+        actions = {
+            "Pause": job.pause,
+            "Resume": job.resume,
+            "Run now": job.run_now,
+            "Remove": job.remove,
+        }
+        buttons = []
+        for name, action in actions.items():
+            button = ipywidgets.Button(description=name)
+
+            def click(_: Any, action: Any = action) -> None:
+                action()
+                render()
+
+            button.on_click(click)
+            buttons.append(button)
+        parts = [label, ipywidgets.HBox(buttons)]
+        if job.id in self._outputs:
+            parts.append(self._outputs[job.id])
+        return ipywidgets.VBox(parts)
+
+    def close(self) -> None:
+        """Stop the scheduler and its threads (idempotent)."""
+        atexit.unregister(self.close)
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False, grace=self.grace)

@@ -1,0 +1,173 @@
+"""The "dask" executor on a real local cluster: by-value events, dead workers, network records."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from pointy_engine import InputDataField, Pipeline, RetryPolicy, dask_executor
+from pointy_engine.dask_executor import DaskExecutor, LocalDaskCluster
+from pointy_engine.events import event
+from pointy_engine.network import NetworkOp
+
+HARD_TIMEOUT = 60.0  # seconds: a run on the cluster that takes longer has hung
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Doubled(Pipeline):
+    x = InputDataField(data_type=int, default=2)
+
+    class Meta:
+        pointy = "Double |-> Inc"
+
+
+def _notebook_events() -> dict[str, Any]:
+    """Events defined the way a notebook cell defines them: in `__main__`, not importable."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(
+        textwrap.dedent(
+            """
+            def Double(x):
+                return x * 2
+
+            def Inc(previous_result):
+                return previous_result + 1
+            """
+        ),
+        namespace,
+    )
+    return {"Double": namespace["Double"], "Inc": namespace["Inc"]}
+
+
+def test_notebook_defined_events_run_on_dask_workers(dask_client: Any) -> None:
+    run = Doubled(x=20).start(events=_notebook_events(), executor="dask", background=True)
+    run.wait(HARD_TIMEOUT)
+    assert run.status == "succeeded"
+    assert run.value == 41
+    assert [op.node for op in run.network_ops] == ["Double", "Inc"]
+    for op in run.network_ops:
+        assert isinstance(op, NetworkOp)
+        assert op.run_id == run.id
+        assert op.attempt == 1
+        assert op.error is None
+        assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", op.address)
+        assert op.bytes_sent > 0
+        assert op.bytes_received > 0
+        assert op.latency > 0
+
+
+def test_a_client_or_its_address_is_used_as_given(dask_client: Any) -> None:
+    for executor in (dask_client, "dask://" + dask_client.scheduler.address[len("tcp://") :]):
+        run = Doubled(x=1).start(events=_notebook_events(), executor=executor, background=True)
+        run.wait(HARD_TIMEOUT)
+        assert (run.status, run.value) == ("succeeded", 3)
+    assert dask_client.status == "running"  # a Client given by the user is never closed
+
+
+def test_a_dead_worker_is_a_failed_attempt_naming_it_and_the_retry_succeeds(
+    dask_client: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "died-once"
+
+    @event(retry_policy=RetryPolicy(max_attempts=2, backoff_factor=0.01))
+    def Fragile(x):
+        import os
+
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+        return x * 10
+
+    class Once(Pipeline):
+        x = InputDataField(data_type=int, default=4)
+
+        class Meta:
+            pointy = "Fragile"
+
+    run = Once().start(events={"Fragile": Fragile}, executor="dask", background=True)
+    run.wait(HARD_TIMEOUT)
+    assert run.status == "succeeded"
+    assert run.value == 40
+    assert run.nodes["Fragile"].attempts == 2
+    retrying = [r for r in run.records() if r.node == "Fragile" and r.state == "retrying"]
+    assert len(retrying) == 1
+    assert retrying[0].error.type == "WorkerDiedError"
+    assert re.fullmatch(
+        r"the Dask worker tcp://127\.0\.0\.1:\d+ died while running this event",
+        retrying[0].error.message,
+    )
+    failed_op, ok_op = run.network_ops
+    assert failed_op.attempt == 1
+    assert failed_op.error.startswith("WorkerDiedError: the Dask worker")
+    assert ok_op.attempt == 2
+    assert ok_op.error is None
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch: Any) -> None:
+    monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT", "1s")
+
+    class Alone(Pipeline):
+        class Meta:
+            pointy = "Lonely"
+
+    events = {"Lonely": lambda: 1}
+    run = Alone().start(events=events, executor="dask://127.0.0.1:9", background=True)
+    run.wait(HARD_TIMEOUT)
+    assert run.status == "failed"
+    error = run.errors["Lonely"]
+    assert error.type == "PointyError"
+    assert error.message.startswith("cannot reach the Dask scheduler at 'dask://127.0.0.1:9': ")
+
+
+def test_an_unguarded_script_runs_on_a_fresh_local_cluster(tmp_path: Path) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from pointy_engine import InputDataField, Pipeline
+
+            print("top level ran")
+
+            class Job(Pipeline):
+                x = InputDataField(data_type=int, default=5)
+
+                class Meta:
+                    pointy = "Square"
+
+            def Square(x):
+                return x * x
+
+            run = Job().start(events={"Square": Square}, executor="dask")
+            print(run.status, run.value, run.network_ops[0].address.startswith("tcp://127.0.0.1:"))
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=HARD_TIMEOUT,
+        cwd=ROOT,
+    )
+    assert done.stdout == "top level ran\nsucceeded 25 True\n", done.stderr
+
+
+def test_closing_the_local_cluster_and_using_it_again_starts_a_new_one() -> None:
+    cluster = LocalDaskCluster(n_workers=1)
+    assert not cluster.running
+    first = cluster.client()
+    assert cluster.client() is first
+    assert cluster.running
+    address = first.scheduler.address
+    assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", address)
+    executor = DaskExecutor(first)
+    assert executor.submit(pow, 2, 5).result(HARD_TIMEOUT) == 32
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/status", executor.dashboard_link)
+    cluster.close()
+    assert not cluster.running
+    assert first.status == "closed"

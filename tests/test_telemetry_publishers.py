@@ -1,0 +1,370 @@
+"""Publishers, verified at the protocol level on 127.0.0.1: Prometheus scraped and parsed,
+OpenTelemetry through the SDK's in-memory exporter, Elasticsearch and Grafana Cloud against a
+local server that records each request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from engine_support import WAIT, run_flow
+from telemetry_support import fresh_store, mixed_run
+
+from pointy_engine.telemetry import (
+    CompositePublisher,
+    ElasticsearchPublisher,
+    GrafanaCloudPublisher,
+    MetricsPublisher,
+    OpenTelemetryPublisher,
+    PrometheusPublisher,
+)
+from pointy_engine.telemetry.publishers.grafana import GrafanaPushError
+
+
+class Recorder:
+    """An HTTP server on 127.0.0.1 that keeps (method, path, headers, body) of each request."""
+
+    def __init__(self, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self._answer()
+
+            def do_PUT(self) -> None:
+                self._answer()
+
+            def _answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                recorder.requests.append((self.command, self.path, dict(self.headers), body))
+                reply = recorder.reply(self.path, body)
+                self.send_response(status)
+                for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reply(self, path: str, body: bytes) -> bytes:
+        if path.startswith("/_bulk"):
+            actions = len(body.splitlines()) // 2
+            items = [{"index": {"status": 201, "result": "created"}}] * actions
+            return json.dumps({"took": 1, "errors": False, "items": items}).encode()
+        return b"{}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder():
+    server = Recorder(headers={"X-Elastic-Product": "Elasticsearch"})
+    yield server
+    server.close()
+
+
+def _publish(publisher: MetricsPublisher):
+    """Run the mixed flow with `publisher` on a fresh store; wait until it was handed all."""
+    store, observers = fresh_store()
+    store.start([publisher])
+    try:
+        run = mixed_run(observers=observers)
+        assert store.flush(WAIT)
+    finally:
+        observers.remove(store.observe)  # collect no more; publishers stay open to be read
+    return run, store
+
+
+# ----- Prometheus ------------------------------------------------------------------------
+
+
+def _scrape(publisher: PrometheusPublisher) -> dict[tuple[str, tuple], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert publisher.addr == "127.0.0.1"
+    with urllib.request.urlopen(f"http://127.0.0.1:{publisher.port}/metrics", timeout=WAIT) as r:
+        text = r.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_prometheus_counters_and_histograms_are_scraped_over_http():
+    publisher = PrometheusPublisher(port=0)
+    try:
+        _, store = _publish(publisher)
+        samples = _scrape(publisher)
+    finally:
+        store.stop()
+
+    def labels(event, state=None):
+        pairs = [("event", event), ("pipeline", "Nightly")]
+        return tuple(sorted([*pairs, ("state", state)] if state else pairs))
+
+    assert samples[("pointy_event_attempts_total", labels("Fetch", "retrying"))] == 2.0
+    assert samples[("pointy_event_attempts_total", labels("Fetch", "succeeded"))] == 1.0
+    assert samples[("pointy_event_attempts_total", labels("Slowpoke", "failed"))] == 1.0
+    assert samples[("pointy_event_retries_total", labels("Fetch"))] == 2.0
+    assert samples[("pointy_event_failures_total", labels("Slowpoke"))] == 1.0
+    assert samples[("pointy_event_failures_total", labels("Check"))] == 1.0
+    assert samples[("pointy_event_duration_seconds_count", labels("Fetch", "retrying"))] == 2.0
+    assert samples[("pointy_event_duration_seconds_sum", labels("Slowpoke", "failed"))] == (
+        pytest.approx(0.2)
+    )
+    assert ("pointy_event_retries_total", labels("Alert")) not in samples
+
+
+def test_a_second_prometheus_publisher_in_one_process_does_not_clash():
+    first, second = PrometheusPublisher(port=None), PrometheusPublisher(port=0)
+    try:
+        assert repr(first) == "PrometheusPublisher(not serving)"
+        assert repr(second) == f"PrometheusPublisher(http://127.0.0.1:{second.port}/metrics)"
+        _publish(second)
+        assert _scrape(second)  # served from its own registry
+    finally:
+        first.close()
+        second.close()
+
+
+# ----- OpenTelemetry ---------------------------------------------------------------------
+
+
+def test_opentelemetry_spans_per_attempt_under_the_runs_span():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    run, _ = _publish(OpenTelemetryPublisher(tracer_provider=provider))
+    spans = exporter.get_finished_spans()
+    (root,) = [span for span in spans if span.parent is None]
+    assert root.name == "run Nightly"
+    assert root.attributes["pointy.run_id"] == run.id
+    assert root.attributes["pointy.state"] == "failed"
+    children = [span for span in spans if span.parent is not None]
+    assert {span.parent.span_id for span in children} == {root.context.span_id}
+    assert [
+        (s.name, s.attributes["pointy.attempt"], s.attributes["pointy.state"]) for s in children
+    ] == [
+        ("Fetch", 1, "retrying"),
+        ("Fetch", 2, "retrying"),
+        ("Fetch", 3, "succeeded"),
+        ("Slowpoke", 1, "failed"),
+        ("Check", 1, "failed"),
+        ("Alert", 1, "succeeded"),
+    ]
+    assert children[0].attributes["pointy.error"] == "ConnectionError: refused 1"
+    assert (children[3].start_time, children[3].end_time) == (101_500_000_000, 101_700_000_000)
+    assert children[3].status.status_code.name == "ERROR"
+    assert (root.start_time, root.end_time) == (100_000_000_000, 101_700_000_000)
+
+
+# ----- Elasticsearch ---------------------------------------------------------------------
+
+
+def test_elasticsearch_bulk_indexes_every_attempt_under_the_prefix(recorder):
+    publisher = ElasticsearchPublisher(hosts=[recorder.url], index_prefix="pipeline-metrics")
+    run, _ = _publish(publisher)
+    bulks = [request for request in recorder.requests if request[1].startswith("/_bulk")]
+    assert bulks  # one request per batch: how many depends on how records trickled in
+    assert {method for method, *_ in bulks} == {"PUT"}
+    for _, _, headers, _ in bulks:
+        ndjson = {key.lower(): value for key, value in headers.items()}["content-type"]
+        assert ndjson.startswith("application/vnd.elasticsearch+x-ndjson")
+    lines = [json.loads(line) for *_, body in bulks for line in body.splitlines()]
+    actions, documents = lines[0::2], lines[1::2]
+    assert actions == [{"index": {"_index": "pipeline-metrics-events"}}] * 6
+    assert documents[3] == {
+        "event_name": "Slowpoke",
+        "task_id": "Slowpoke",
+        "start_time": 101.5,
+        "end_time": 101.7,
+        "status": "failed",
+        "error": "TimeoutError: event 'Slowpoke' timed out after 0.2 s",
+        "retry_count": 0,
+        "process_id": None,
+        "run_id": run.id,
+        "pipeline": "Nightly",
+        "attempt": 1,
+        "wait": 0.0,
+        "worker": "",
+        "executor": "",
+        "duration": pytest.approx(0.2),
+        "@timestamp": "1970-01-01T00:01:41.500000+00:00",
+    }
+    assert [(d["event_name"], d["attempt"], d["status"]) for d in documents] == [
+        ("Fetch", 1, "retrying"),
+        ("Fetch", 2, "retrying"),
+        ("Fetch", 3, "succeeded"),
+        ("Slowpoke", 1, "failed"),
+        ("Check", 1, "failed"),
+        ("Alert", 1, "succeeded"),
+    ]
+    assert documents[0]["process_id"] == os.getpid()
+    assert repr(publisher) == (
+        f"ElasticsearchPublisher(hosts=['{recorder.url}'], index_prefix='pipeline-metrics')"
+    )
+
+
+# ----- Grafana Cloud ---------------------------------------------------------------------
+
+SECRET = "glc_secret_key_1234"
+
+
+def test_grafana_pushes_line_protocol_with_the_key_as_bearer(recorder):
+    publisher = GrafanaCloudPublisher(api_key=SECRET, org_slug="acme", url=recorder.url + "/push")
+    _publish(publisher)
+    assert recorder.requests  # one request per batch
+    for method, path, headers, _ in recorder.requests:
+        assert (method, path) == ("POST", "/push")
+        assert headers["Authorization"] == f"Bearer {SECRET}"
+        assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    lines = [line for *_, body in recorder.requests for line in body.decode().splitlines()]
+    assert lines == [
+        "pointy_event,pipeline=Nightly,event=Fetch,state=retrying "
+        "duration=0.0,attempt=1i,wait=0.0 100000000000",
+        "pointy_event,pipeline=Nightly,event=Fetch,state=retrying "
+        "duration=0.0,attempt=2i,wait=0.5 100500000000",
+        "pointy_event,pipeline=Nightly,event=Fetch,state=succeeded "
+        "duration=0.0,attempt=3i,wait=1.0 101500000000",
+        "pointy_event,pipeline=Nightly,event=Slowpoke,state=failed "
+        "duration=0.20000000000000284,attempt=1i,wait=0.0 101700000000",
+        "pointy_event,pipeline=Nightly,event=Check,state=failed "
+        "duration=0.0,attempt=1i,wait=0.0 101700000000",
+        "pointy_event,pipeline=Nightly,event=Alert,state=succeeded "
+        "duration=0.0,attempt=1i,wait=0.0 101700000000",
+    ]
+
+
+def test_the_grafana_key_never_shows_in_reprs_or_errors():
+    refusing = Recorder(status=401)
+    try:
+        publisher = GrafanaCloudPublisher(api_key=SECRET, org_slug="acme", url=refusing.url)
+        assert repr(publisher) == (
+            f"GrafanaCloudPublisher(org_slug='acme', url='{refusing.url}', api_key=***)"
+        )
+        assert SECRET not in str(vars(publisher).values())
+        publisher._lines.append("pointy_event,event=A duration=0.0 1")
+        with pytest.raises(GrafanaPushError) as raised:
+            publisher.flush()
+        assert str(raised.value) == f"Grafana Cloud refused the push to {refusing.url}: HTTP 401"
+        assert SECRET not in repr(raised.value.__context__)
+    finally:
+        refusing.close()
+
+
+# ----- off the run's path ----------------------------------------------------------------
+
+
+class Broken(MetricsPublisher):
+    def publish_event_metrics(self, metrics):
+        raise RuntimeError("backend down")
+
+    def publish_network_metrics(self, metrics):
+        raise RuntimeError("backend down")
+
+
+class Blocked(MetricsPublisher):
+    def __init__(self):
+        self.release = threading.Event()
+        self.seen = []
+
+    def publish_event_metrics(self, metrics):
+        self.release.wait(WAIT)
+        self.seen.append(metrics.task_id)
+
+    def publish_network_metrics(self, metrics):
+        pass
+
+
+def test_a_failing_publisher_is_counted_and_reported_once(caplog):
+    caplog.set_level(logging.WARNING, logger="pointy_engine.telemetry")
+    store, observers = fresh_store()
+    store.start([Broken()])
+    try:
+        runs = [run_flow("A -> B", {"A": lambda: 1, "B": lambda: 2}, observers=observers)]
+        assert store.flush(WAIT)
+        runs.append(run_flow("A -> B", {"A": lambda: 1, "B": lambda: 2}, observers=observers))
+        assert store.flush(WAIT)
+    finally:
+        store.stop()
+    assert [run.status for run in runs] == ["succeeded", "succeeded"]
+    assert store.publisher_failures == {}  # stop() let it go
+    assert [record.getMessage() for record in caplog.records] == [
+        "metrics publisher Broken failed (RuntimeError: backend down); its failures are counted "
+        "in pointy_engine.telemetry.telemetry_store.publisher_failures and not logged again"
+    ]
+
+
+def test_failures_are_counted_per_batch():
+    store, observers = fresh_store()
+    store.start([Broken()])
+    try:
+        run_flow("A", {"A": lambda: 1}, observers=observers)
+        assert store.flush(WAIT)
+        run_flow("A", {"A": lambda: 1}, observers=observers)
+        assert store.flush(WAIT)
+        assert store.publisher_failures == {"Broken": 2}
+    finally:
+        store.stop()
+
+
+def test_a_blocked_publisher_does_not_hold_up_the_run():
+    blocked = Blocked()
+    store, observers = fresh_store()
+    store.start([blocked])
+    try:
+        run = run_flow("A -> B", {"A": lambda: 1, "B": lambda: 2}, observers=observers)
+        assert run.done
+        assert run.status == "succeeded"
+        assert blocked.seen == []  # still waiting on its first metric
+        blocked.release.set()
+        assert store.flush(WAIT)
+        assert blocked.seen == ["A", "B"]
+    finally:
+        blocked.release.set()
+        store.stop()
+
+
+def test_a_composite_feeds_every_publisher_even_when_one_fails():
+    class Keep(MetricsPublisher):
+        def __init__(self):
+            self.seen = []
+
+        def publish_event_metrics(self, metrics):
+            self.seen.append((metrics.task_id, metrics.status))
+
+        def publish_network_metrics(self, metrics):
+            pass
+
+    keep = Keep()
+    _, store = _publish(CompositePublisher([Broken(), keep]))
+    store.stop()
+    assert store.publisher_failures == {}
+    assert keep.seen == [
+        ("Fetch", "retrying"),
+        ("Fetch", "retrying"),
+        ("Fetch", "succeeded"),
+        ("Slowpoke", "failed"),
+        ("Check", "failed"),
+        ("Alert", "succeeded"),
+    ]
