@@ -7,7 +7,9 @@ must run in another interpreter go through `invoke_by_value`, which ships them w
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import threading
 import time
 from typing import Any, NamedTuple
@@ -60,10 +62,9 @@ class _WrongShape(Exception):
 
 
 def _shape_error(target: Any, style: int, result: Any) -> ReturnShapeError:
-    name = getattr(target, "__qualname__", None) or type(target).__name__
-    where = f"{name}.process" if style == CLASS else name
     return ReturnShapeError(
-        f"{where} returned {_short_repr(result)}; return (ok, value), e.g. (True, result)"
+        f"{_event_label(target, style)} returned {_short_repr(result)}; "
+        "return (ok, value), e.g. (True, result)"
     )
 
 
@@ -156,11 +157,31 @@ def invoke_by_value(payload: bytes) -> bytes:
         return cloudpickle.dumps(attempt)
     except Exception as problem:  # the value does not pickle
         info = ErrorInfo(
-            type(problem).__name__, f"the event's value cannot be sent back: {problem}", ""
+            UNPICKLABLE,
+            f"{_event_label(target, style)} returned a value of type "
+            f"{_type_name(attempt.value)} that cannot be sent back from its worker process "
+            f"({type(problem).__name__}: {problem})",
+            "",
         )
         return cloudpickle.dumps(
             attempt._replace(ok=False, value=None, descriptor=0, error=RemoteError(info))
         )
+
+
+UNPICKLABLE = "UnpicklableValueError"
+"""The error type recorded when an event's value cannot travel back from a worker."""
+
+
+def _event_label(target: Any, style: int) -> str:
+    name = getattr(target, "__qualname__", None) or type(target).__name__
+    return f"{name}.process" if style == CLASS else name
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def pack(
@@ -168,10 +189,71 @@ def pack(
 ) -> bytes:
     import cloudpickle
 
+    for module in _user_modules(target):
+        cloudpickle.register_pickle_by_value(module)
     return cloudpickle.dumps((target, style, kwargs, previous, capture))
 
 
-def unpack(result: bytes) -> Attempt:
+def _user_modules(target: Any) -> list[Any]:
+    """The user's modules an event comes from (its own, its classes' bases'), which travel by
+    value: a worker importing them by name would run their top level again, and a module that
+    starts a pipeline while it is imported would start it again in every worker, without end.
+    Installed libraries (the standard library, site-packages) and Pointy stay by reference."""
+    function = getattr(target, "function", None)  # an @event's own function
+    owners = [function] if function is not None else []
+    owners += list(target.__mro__) if isinstance(target, type) else [target]
+    modules = []
+    for owner in owners:
+        module = sys.modules.get(getattr(owner, "__module__", None) or "")
+        if module is not None and module not in modules and _is_user_module(module):
+            modules.append(module)
+    return modules
+
+
+def _is_user_module(module: Any) -> bool:
+    name = module.__name__
+    if name == "__main__" or name.split(".", 1)[0] in ("pointy_engine", "pointy_jupyter"):
+        return False  # cloudpickle ships __main__ by value already; Pointy's own import is inert
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    return not os.path.abspath(path).startswith(_installed_places())
+
+
+@functools.cache
+def _installed_places() -> tuple[str, ...]:
+    import site
+    import sysconfig
+
+    places = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    places.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE and site.USER_SITE:
+        places.add(site.USER_SITE)
+    return tuple(os.path.join(os.path.abspath(place), "") for place in places)
+
+
+def unpack(result: bytes, target: Any = None) -> Attempt:
+    """An `Attempt` back from a worker; with `target` (the event sent), its error's traceback
+    and message point at the event's real file and line (see `remote_tracebacks`)."""
     import cloudpickle
 
-    return cloudpickle.loads(result)
+    attempt: Attempt = cloudpickle.loads(result)
+    if attempt.error is None or target is None:
+        return attempt
+    from .remote_tracebacks import definition_site, restore_locations
+
+    error = attempt.error
+    info = error.info if isinstance(error, RemoteError) else None
+    if info is not None and info.type == UNPICKLABLE:
+        site = definition_site(target)
+        if site:
+            info = info._replace(message=f"{info.message}; the event is at {site}")
+        return attempt._replace(error=RemoteError(info))
+    text = getattr(error, "_pointy_traceback", None) if info is None else info.traceback
+    if text and "<dynamic-code>" in text:
+        fixed = restore_locations(text, target)
+        if info is not None:
+            error.info = info._replace(traceback=fixed)
+        else:
+            error._pointy_traceback = fixed
+    return attempt

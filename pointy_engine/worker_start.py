@@ -1,41 +1,61 @@
-"""Starting worker processes without re-running the main module's top level in them.
+"""Starting worker processes without re-running the user's top level in them.
 
 multiprocessing's forkserver and spawn workers import the main script (as `__mp_main__`) so
 that functions pickled by reference can be found there. A script without an
 `if __name__ == "__main__":` guard then repeats its side effects, and a pipeline it starts at
 top level starts again inside every worker. Pointy's workers never need the main module: events
-travel by value (cloudpickle). So while a worker process starts, the main module's file and spec
-(all multiprocessing reads to find it) are hidden.
+travel by value (cloudpickle). So a worker that Pointy starts is told nothing about the main
+module: the preparation data multiprocessing sends it loses its `init_main_from_*` entries.
+
+Only starts made by Pointy's own contexts are changed (a thread-local flag), and `__main__`
+itself is never touched, so other threads reading `__main__.__file__` meanwhile see it.
 """
 
 from __future__ import annotations
 
 import multiprocessing.context as mp_context  # imported only by pipelines using processes
+import multiprocessing.spawn as mp_spawn
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_hiding = threading.Lock()  # one start at a time restores exactly what it hid
+_MAIN_KEYS = ("init_main_from_path", "init_main_from_name", "main_path")
+_starting = threading.local()
+_install_lock = threading.Lock()
+
+
+def _without_main(original: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = original(name)
+        if getattr(_starting, "depth", 0):
+            for key in _MAIN_KEYS:
+                data.pop(key, None)
+        return data
+
+    get_preparation_data.pointy_original = original  # type: ignore[attr-defined]
+    return get_preparation_data
+
+
+def _install() -> None:
+    """Wrap `multiprocessing.spawn.get_preparation_data` once (the popen modules and the
+    forkserver look it up there at each start). Outside Pointy's starts it is unchanged."""
+    with _install_lock:
+        current = mp_spawn.get_preparation_data
+        if not hasattr(current, "pointy_original"):
+            mp_spawn.get_preparation_data = _without_main(current)
 
 
 @contextmanager
 def main_module_hidden() -> Iterator[None]:
-    main = sys.modules.get("__main__")
-    if main is None:
+    """Processes started by this thread inside the block do not import the main module."""
+    _install()
+    _starting.depth = getattr(_starting, "depth", 0) + 1
+    try:
         yield
-        return
-    with _hiding:
-        namespace = vars(main)
-        saved = {key: namespace[key] for key in ("__file__", "__spec__") if key in namespace}
-        namespace.pop("__file__", None)
-        namespace["__spec__"] = None
-        try:
-            yield
-        finally:
-            namespace.pop("__spec__", None)
-            namespace.update(saved)
+    finally:
+        _starting.depth -= 1
 
 
 class ScriptSafeSpawnProcess(mp_context.SpawnProcess):
@@ -65,5 +85,5 @@ if sys.platform != "win32":
 
 def script_safe_context(method: str) -> Any:
     """A multiprocessing context of `method` ("forkserver" or "spawn") whose processes start
-    with the main module hidden; usable as a `ProcessPoolExecutor`'s `mp_context`."""
+    without importing the main module; usable as a `ProcessPoolExecutor`'s `mp_context`."""
     return _contexts[method]
