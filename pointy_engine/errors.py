@@ -16,6 +16,11 @@ def _line_and_column(source: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
+EXCERPT_LIMIT = 120
+"""Longer source lines are shown as a window around the offending text (a one-line
+10,000-event chain would otherwise be printed whole for every problem)."""
+
+
 def caret_excerpt(source: str, offset: int, width: int = 1) -> str:
     """The source line holding `offset`, with a caret line under the offending text."""
     start = source.rfind("\n", 0, offset) + 1
@@ -24,6 +29,12 @@ def caret_excerpt(source: str, offset: int, width: int = 1) -> str:
         end = len(source)
     text = source[start:end].replace("\t", " ").rstrip("\r")
     pad = offset - start
+    if len(text) > EXCERPT_LIMIT:
+        before = max(0, pad - EXCERPT_LIMIT // 2)
+        after = min(len(text), pad + max(width, 1) + EXCERPT_LIMIT // 2)
+        head = "..." if before else ""
+        text = head + text[before:after] + ("..." if after < len(text) else "")
+        pad = pad - before + len(head)
     width = max(1, min(width, len(text) - pad)) if pad < len(text) else 1
     return f"  {text}\n  {' ' * pad}{'^' * width}"
 
@@ -106,11 +117,17 @@ class PointyCheckError(PointyError):
         head = "1 problem" if count == 1 else f"{count} problems"
         where = f"pipeline {self.pipeline}" if self.pipeline else "the pipeline"
         parts = [f"{head} in {where}:"]
-        for problem in self.problems:
+        for problem in self.problems[:SHOWN_PROBLEMS]:
             line, column = _line_and_column(self.source, problem.start)
             parts.append(f"{problem.message} at line {line}, column {column}")
             parts.append(caret_excerpt(self.source, problem.start, problem.end - problem.start))
+        if count > SHOWN_PROBLEMS:
+            parts.append(f"... and {count - SHOWN_PROBLEMS} more (all of them: error.located())")
         return "\n".join(parts)
+
+
+SHOWN_PROBLEMS = 20
+"""How many problems a check error prints; `problems` and `located()` keep every one."""
 
 
 class UnknownEventError(PointyCheckError):

@@ -86,7 +86,8 @@ def marker_lines(cwd: Path) -> list[str]:
 def assert_top_level_once(cwd: Path, out: str, err: str) -> None:
     assert out.splitlines()[-1] == "succeeded True"
     assert marker_lines(cwd) == ["top", "event", "event"]
-    assert "bootstrapping phase" not in err and "Traceback" not in err, err
+    assert "bootstrapping phase" not in err, err
+    assert "Traceback" not in err, err
 
 
 def test_an_unguarded_script(tmp_path: Path) -> None:
@@ -216,5 +217,6 @@ def test_worker_tracebacks_show_the_notebook_cell_and_its_source(tmp_path: Path)
     text = notebook.cells[-1].outputs[0]["text"]
     frame, source = text.splitlines()[1:3]
     assert "<dynamic-code>" not in text
-    assert frame.startswith('  File "') and frame.endswith('", line 5, in process'), frame
+    assert frame.startswith('  File "'), frame
+    assert frame.endswith('", line 5, in process'), frame
     assert source == "    raise KeyError('id')"
