@@ -174,6 +174,7 @@ UNPICKLABLE = "UnpicklableValueError"
 
 def _event_label(target: Any, style: int) -> str:
     name = getattr(target, "__qualname__", None) or type(target).__name__
+    name = name.rpartition("<locals>.")[2]  # defined in a function: its own name is enough
     return f"{name}.process" if style == CLASS else name
 
 
