@@ -397,12 +397,12 @@ def test_a_retry_policy_from_the_base_module(as_dict, forget):
         "max_backoff": 5.0,
         "retry_on_exceptions": [ConnectionError, TimeoutError],
     }
-    retry_policy = settings if as_dict else RetryPolicy(**settings)
+    policy = settings if as_dict else RetryPolicy(**settings)
     calls = []
     forget.extend(["Upload", "Parse"])
 
     class Upload(EventBase):
-        retry_policy = settings if as_dict else RetryPolicy(**settings)
+        retry_policy = policy
 
         def process(self):
             calls.append("Upload")
@@ -411,7 +411,7 @@ def test_a_retry_policy_from_the_base_module(as_dict, forget):
             return True, "sent"
 
     class Parse(EventBase):
-        retry_policy = settings if as_dict else RetryPolicy(**settings)
+        retry_policy = policy
 
         def process(self):
             raise ValueError("not retried: not listed")
