@@ -220,3 +220,38 @@ def test_worker_tracebacks_show_the_notebook_cell_and_its_source(tmp_path: Path)
     assert frame.startswith('  File "'), frame
     assert frame.endswith('", line 5, in process'), frame
     assert source == "    raise KeyError('id')"
+
+
+BATCH = """\
+import os
+from pointy_engine import EventBase, InputDataField, Pipeline
+from pointy_engine.pipeline import BatchPipeline
+
+with open(os.environ["POINTY_MARKER"], "a") as file:
+    file.write(f"top {os.getpid()}\\n")
+
+class Sum(EventBase):
+    def process(self, numbers):
+        return True, (sum(numbers), os.getpid())
+
+class Part(Pipeline):
+    numbers = InputDataField(data_type=list, batch_size=3)
+
+    class Meta:
+        pointy = "Sum"
+
+class Parts(BatchPipeline):
+    pipeline_template = Part
+
+batch_run = Parts(numbers=list(range(9))).execute(max_workers=2)
+print(batch_run.status, [total for total, _ in batch_run.results])
+print(all(pid != os.getpid() for _, pid in batch_run.results))
+"""
+
+
+def test_a_process_pool_batch_from_an_unguarded_script(tmp_path: Path) -> None:
+    (tmp_path / "batches.py").write_text(BATCH)
+    out, err = run_python(["batches.py"], tmp_path)
+    assert out.splitlines() == ["succeeded [3, 12, 21]", "True"]
+    assert marker_lines(tmp_path) == ["top"]
+    assert "Traceback" not in err, err
