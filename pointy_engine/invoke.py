@@ -15,6 +15,7 @@ import time
 from typing import Any, NamedTuple
 
 from .capture import install, set_sink, uninstall
+from .errors import PointyError
 from .events import Outcome
 from .records import ErrorInfo
 
@@ -190,9 +191,28 @@ def pack(
 ) -> bytes:
     import cloudpickle
 
-    for module in _user_modules(target):
+    payload = (target, style, kwargs, previous, capture)
+    modules = _user_modules(target)
+    for module in modules:
         cloudpickle.register_pickle_by_value(module)
-    return cloudpickle.dumps((target, style, kwargs, previous, capture))
+    try:
+        return cloudpickle.dumps(payload)
+    except Exception as problem:
+        # By value, the module's globals the event uses travel too; one may not pickle (a lock,
+        # a connection). Then the worker imports the module instead, as multiprocessing does,
+        # unless the module is still being imported: that import would start it all again.
+        if not modules or any(_importing(module) for module in modules):
+            raise PointyError(
+                f"{_event_label(target, style)} cannot be sent to a worker process: {problem}"
+            ) from problem
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+        return cloudpickle.dumps(payload)
+
+
+def _importing(module: Any) -> bool:
+    """Whether `module`'s top level is running now (importlib marks its spec meanwhile)."""
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
 
 def _user_modules(target: Any) -> list[Any]:

@@ -255,3 +255,50 @@ def test_a_process_pool_batch_from_an_unguarded_script(tmp_path: Path) -> None:
     assert out.splitlines() == ["succeeded [3, 12, 21]", "True"]
     assert marker_lines(tmp_path) == ["top"]
     assert "Traceback" not in err, err
+
+
+LOCKED = """\
+import os
+import threading
+from pointy_engine import EventBase, Pipeline
+
+GUARD = threading.Lock()  # a module global that cannot pickle
+
+class Guarded(EventBase):
+    executor = "process"
+
+    def process(self):
+        with GUARD:
+            return True, os.getpid()
+
+class Locked(Pipeline):
+    class Meta:
+        pointy = "Guarded"
+"""
+
+
+def test_an_event_whose_module_globals_do_not_pickle_is_imported_by_the_worker(tmp_path):
+    # By value its lock would have to travel; the worker imports the module instead.
+    (tmp_path / "locked.py").write_text(LOCKED)
+    (tmp_path / "main.py").write_text(
+        "import os\nfrom locked import Locked\nrun = Locked().start()\n"
+        "print(run.status, run.nodes['Guarded'].value != os.getpid())\n"
+    )
+    out, err = run_python(["main.py"], tmp_path)
+    assert out.splitlines() == ["succeeded True"]
+    assert "Traceback" not in err, err
+
+
+def test_such_an_event_started_while_its_module_is_imported_fails_clearly(tmp_path):
+    # Importing it in the worker would start the pipeline again there: a clear error instead.
+    (tmp_path / "locked.py").write_text(LOCKED + "run = Locked().start()\n")
+    (tmp_path / "main.py").write_text(
+        "import locked\nprint(locked.run.status)\nprint(locked.run.nodes['Guarded'].error)\n"
+    )
+    out, err = run_python(["main.py"], tmp_path)
+    assert out.splitlines() == [
+        "failed",
+        "PointyError: Guarded.process cannot be sent to a worker process: "
+        "cannot pickle '_thread.lock' object",
+    ]
+    assert "Traceback" not in err, err
