@@ -216,14 +216,18 @@ def _importing(module: Any) -> bool:
 
 
 def _user_modules(target: Any) -> list[Any]:
-    """The user's modules an event comes from (its own, its classes' bases'), which travel by
-    value: a worker importing them by name would run their top level again, and a module that
-    starts a pipeline while it is imported would start it again in every worker, without end.
-    Installed libraries (the standard library, site-packages) and Pointy stay by reference."""
-    function = getattr(target, "function", None)  # an @event's own function
-    owners = [function] if function is not None else []
-    owners += list(target.__mro__) if isinstance(target, type) else [target]
-    modules = []
+    """The user's modules an event is made of, which travel by value: a worker importing them by
+    name would run their top level again, and a module that starts a pipeline while it is
+    imported would start it again in every worker, without end. They are the modules of the
+    event, of its classes' bases and of the functions and classes its code names, one step
+    away (`from helpers import clean`). A module used by attribute (`helpers.clean(...)`) stays
+    by reference: by value, cloudpickle would send all of its globals. Installed libraries and
+    Pointy stay by reference too."""
+    from .remote_tracebacks import event_functions
+
+    owners: list[Any] = list(target.__mro__) if isinstance(target, type) else [target]
+    owners.extend(event_functions(target))
+    modules: list[Any] = []
     for owner in owners:
         module = sys.modules.get(getattr(owner, "__module__", None) or "")
         if module is not None and module not in modules and _is_user_module(module):

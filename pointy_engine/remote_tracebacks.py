@@ -19,7 +19,7 @@ _DYNAMIC_FRAME = re.compile(
 )
 
 
-def _functions(target: Any) -> Iterator[types.FunctionType]:
+def event_functions(target: Any) -> Iterator[types.FunctionType]:
     """The functions an event is made of: its own, its class's methods (bases included), and
     the functions and classes its module-level helpers reach one step away."""
     seen: set[int] = set()
@@ -60,7 +60,7 @@ def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
 
 def _locate(target: Any, name: str, line: int) -> str | None:
     """The file of the code object called `name` whose lines hold `line`."""
-    for function in _functions(target):
+    for function in event_functions(target):
         for code in _code_objects(function.__code__):
             if code.co_name != name:
                 continue

@@ -302,3 +302,47 @@ def test_such_an_event_started_while_its_module_is_imported_fails_clearly(tmp_pa
         "cannot pickle '_thread.lock' object",
     ]
     assert "Traceback" not in err, err
+
+
+HELPERS = """\
+import os
+
+with open(os.environ["POINTY_MARKER"], "a") as file:
+    file.write(f"top {os.getpid()}\\n")
+
+def bump(number):
+    return number + 1
+
+def tidy(number):
+    return number * 10
+"""
+
+USES_HELPERS = """\
+import os
+from helpers import bump, tidy
+from pointy_engine import EventBase, Pipeline
+
+class Step(EventBase):
+    executor = "process"
+
+    def process(self):
+        return True, (tidy(bump(1)), os.getpid())
+
+class WithHelpers(Pipeline):
+    class Meta:
+        pointy = "Step"
+"""
+
+
+def test_helpers_from_another_module_do_not_rerun_its_top_level_in_workers(tmp_path):
+    # `from helpers import ...`: the helpers travel by value with the event.
+    (tmp_path / "helpers.py").write_text(HELPERS)
+    (tmp_path / "steps.py").write_text(USES_HELPERS)
+    (tmp_path / "main.py").write_text(
+        "import os\nfrom steps import WithHelpers\nrun = WithHelpers().start()\n"
+        "value, pid = run.nodes['Step'].value\nprint(run.status, value, pid != os.getpid())\n"
+    )
+    out, err = run_python(["main.py"], tmp_path)
+    assert out.splitlines() == ["succeeded 20 True"]
+    assert marker_lines(tmp_path) == ["top"]  # helpers' top level ran in this process only
+    assert "Traceback" not in err, err
