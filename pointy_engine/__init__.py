@@ -41,6 +41,9 @@ _EXPORTS = {
     "SoftSignal": "signals",
     "listener": "signals",
     "FakeClock": "clock",
+    "MissingArgumentError": "plan",
+    "AmbiguousEventError": "errors",
+    "PipelineFlowError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -53,14 +56,21 @@ if TYPE_CHECKING:
     from .batch import BatchPipeline
     from .clock import FakeClock
     from .drawing import ascii_graph, dot_source, render_graphviz
-    from .errors import PointyCheckError, PointyError, PointySyntaxError, UnknownEventError
+    from .errors import (
+        AmbiguousEventError,
+        PipelineFlowError,
+        PointyCheckError,
+        PointyError,
+        PointySyntaxError,
+        UnknownEventError,
+    )
     from .events import EventBase, EventExecutionEvaluationState, Outcome, event
     from .executors import ExecutorInitializerConfig, Executors
     from .fields import FileInputDataField, InputDataField
     from .graph import Graph, build_graph
     from .language import parse, unparse
     from .pipeline import Pipeline
-    from .plan import Plan
+    from .plan import MissingArgumentError, Plan
     from .records import ErrorInfo, Record
     from .run import Run
     from .signals import SoftSignal, listener

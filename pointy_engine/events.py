@@ -206,7 +206,13 @@ def event(
     """
 
     def decorate(target: Callable[..., Any]) -> FunctionEvent:
-        owner = name or target.__name__
+        owner = name or getattr(target, "__name__", None)
+        if not owner or owner == "<lambda>":
+            # A flow names its events: without a name this one could never be used.
+            raise PointyError(
+                f"@event on {'a lambda' if owner else repr(target)} needs a name: "
+                "event(lambda ..., name='Fetch') or event(name='Fetch')(...)"
+            )
         config = ExecutorInitializerConfig.coerce(executor_config)
         shorthand = {
             key: value

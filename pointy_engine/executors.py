@@ -105,7 +105,9 @@ def _process_context() -> Any:
         if sys.platform != "win32" and "forkserver" in _multiprocessing().get_all_start_methods()
         else "spawn"
     )
-    return _multiprocessing().get_context(method)
+    from .worker_start import script_safe_context
+
+    return script_safe_context(method)
 
 
 def _thread_pool(config: ExecutorInitializerConfig) -> Executor:
@@ -213,8 +215,15 @@ class Executors:
             return ExecutorChoice(executor, config, True)
         if isinstance(executor, str):
             if executor not in self._factories:
-                known = ", ".join(sorted([INLINE, *self._factories]))
-                raise PointyError(f"event {owner!r}: unknown executor {executor!r}; known: {known}")
+                names = sorted([INLINE, *self._factories])
+                import difflib
+
+                close = difflib.get_close_matches(executor.lower(), names, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise PointyError(
+                    f"event {owner!r}: unknown executor {executor!r}{hint}; "
+                    f"known: {', '.join(names)}"
+                )
             return ExecutorChoice(executor, config, executor in self._by_value)
         if isinstance(executor, type) and issubclass(executor, Executor):
             return ExecutorChoice(executor, config, _is_process_pool(executor))

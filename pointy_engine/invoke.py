@@ -7,12 +7,15 @@ must run in another interpreter go through `invoke_by_value`, which ships them w
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import threading
 import time
 from typing import Any, NamedTuple
 
 from .capture import install, set_sink, uninstall
+from .errors import PointyError
 from .events import Outcome
 from .records import ErrorInfo
 
@@ -22,6 +25,11 @@ CLASS, FUNCTION, PLAIN = 0, 1, 2
 
 class EventReturnedFailure(Exception):
     """Stands for an event that returned `(False, value)` instead of raising."""
+
+
+class ReturnShapeError(EventReturnedFailure):
+    """An event that must return `(ok, value)` returned something else. Never retried: the
+    same code would return the same shape again."""
 
 
 class Attempt(NamedTuple):
@@ -37,10 +45,28 @@ class Attempt(NamedTuple):
 def _interpret(result: Any, conventional: bool) -> tuple[bool, Any, int]:
     if type(result) is Outcome:
         return result.descriptor != 0, result.value, result.descriptor
-    if conventional and type(result) is tuple and len(result) == 2 and type(result[0]) is bool:
+    if not conventional:
+        return True, result, 1
+    if type(result) is tuple and len(result) == 2 and type(result[0]) is bool:
         ok = result[0]
         return ok, result[1], 1 if ok else 0
-    return True, result, 1
+    if type(result) is bool:  # the ok flag alone
+        return result, None, 1 if result else 0
+    raise _WrongShape(result)
+
+
+class _WrongShape(Exception):
+    """Raised by `_interpret` and turned into a `ReturnShapeError` naming the event."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
+def _shape_error(target: Any, style: int, result: Any) -> ReturnShapeError:
+    return ReturnShapeError(
+        f"{_event_label(target, style)} returned {_short_repr(result)}; "
+        "return (ok, value), e.g. (True, result)"
+    )
 
 
 def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> Attempt:
@@ -57,6 +83,9 @@ def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> At
             chosen = instance._descriptor
             if chosen is not None:
                 descriptor = chosen
+    except _WrongShape as wrong:
+        error = _shape_error(target, style, wrong.result)
+        return Attempt(False, None, 0, error, worker, time.perf_counter() - started)
     except Exception as error:
         # Start the traceback at the event's own frame: this one is Pointy's plumbing.
         trace = error.__traceback__
@@ -129,11 +158,32 @@ def invoke_by_value(payload: bytes) -> bytes:
         return cloudpickle.dumps(attempt)
     except Exception as problem:  # the value does not pickle
         info = ErrorInfo(
-            type(problem).__name__, f"the event's value cannot be sent back: {problem}", ""
+            UNPICKLABLE,
+            f"{_event_label(target, style)} returned a value of type "
+            f"{_type_name(attempt.value)} that cannot be sent back from its worker process "
+            f"({type(problem).__name__}: {problem})",
+            "",
         )
         return cloudpickle.dumps(
             attempt._replace(ok=False, value=None, descriptor=0, error=RemoteError(info))
         )
+
+
+UNPICKLABLE = "UnpicklableValueError"
+"""The error type recorded when an event's value cannot travel back from a worker."""
+
+
+def _event_label(target: Any, style: int) -> str:
+    name = getattr(target, "__qualname__", None) or type(target).__name__
+    name = name.rpartition("<locals>.")[2]  # defined in a function: its own name is enough
+    return f"{name}.process" if style == CLASS else name
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def pack(
@@ -141,10 +191,94 @@ def pack(
 ) -> bytes:
     import cloudpickle
 
-    return cloudpickle.dumps((target, style, kwargs, previous, capture))
+    payload = (target, style, kwargs, previous, capture)
+    modules = _user_modules(target)
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(payload)
+    except Exception as problem:
+        # By value, the module's globals the event uses travel too; one may not pickle (a lock,
+        # a connection). Then the worker imports the module instead, as multiprocessing does,
+        # unless the module is still being imported: that import would start it all again.
+        if not modules or any(_importing(module) for module in modules):
+            raise PointyError(
+                f"{_event_label(target, style)} cannot be sent to a worker process: {problem}"
+            ) from problem
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+        return cloudpickle.dumps(payload)
 
 
-def unpack(result: bytes) -> Attempt:
+def _importing(module: Any) -> bool:
+    """Whether `module`'s top level is running now (importlib marks its spec meanwhile)."""
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+
+
+def _user_modules(target: Any) -> list[Any]:
+    """The user's modules an event is made of, which travel by value: a worker importing them by
+    name would run their top level again, and a module that starts a pipeline while it is
+    imported would start it again in every worker, without end. They are the modules of the
+    event, of its classes' bases and of the functions and classes its code names, one step
+    away (`from helpers import clean`). A module used by attribute (`helpers.clean(...)`) stays
+    by reference: by value, cloudpickle would send all of its globals. Installed libraries and
+    Pointy stay by reference too."""
+    from .remote_tracebacks import event_functions
+
+    owners: list[Any] = list(target.__mro__) if isinstance(target, type) else [target]
+    owners.extend(event_functions(target))
+    modules: list[Any] = []
+    for owner in owners:
+        module = sys.modules.get(getattr(owner, "__module__", None) or "")
+        if module is not None and module not in modules and _is_user_module(module):
+            modules.append(module)
+    return modules
+
+
+def _is_user_module(module: Any) -> bool:
+    name = module.__name__
+    if name == "__main__" or name.split(".", 1)[0] in ("pointy_engine", "pointy_jupyter"):
+        return False  # cloudpickle ships __main__ by value already; Pointy's own import is inert
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    return not os.path.abspath(path).startswith(_installed_places())
+
+
+@functools.cache
+def _installed_places() -> tuple[str, ...]:
+    import site
+    import sysconfig
+
+    places = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    places.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE and site.USER_SITE:
+        places.add(site.USER_SITE)
+    return tuple(os.path.join(os.path.abspath(place), "") for place in places)
+
+
+def unpack(result: bytes, target: Any = None) -> Attempt:
+    """An `Attempt` back from a worker; with `target` (the event sent), its error's traceback
+    and message point at the event's real file and line (see `remote_tracebacks`)."""
     import cloudpickle
 
-    return cloudpickle.loads(result)
+    attempt: Attempt = cloudpickle.loads(result)
+    if attempt.error is None or target is None:
+        return attempt
+    from .remote_tracebacks import definition_site, restore_locations
+
+    error = attempt.error
+    info = error.info if isinstance(error, RemoteError) else None
+    if info is not None and info.type == UNPICKLABLE:
+        site = definition_site(target)
+        if site:
+            info = info._replace(message=f"{info.message}; the event is at {site}")
+        return attempt._replace(error=RemoteError(info))
+    text = getattr(error, "_pointy_traceback", None) if info is None else info.traceback
+    if text and "<dynamic-code>" in text:
+        fixed = restore_locations(text, target)
+        if info is not None:
+            error.info = info._replace(traceback=fixed)
+        else:
+            error._pointy_traceback = fixed
+    return attempt

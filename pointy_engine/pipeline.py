@@ -14,38 +14,50 @@ from typing import Any
 from . import signals
 from .clock import Clock
 from .drawing import ascii_graph, render_graphviz
-from .errors import PointyError
+from .errors import (
+    AmbiguousEventError,
+    PipelineFlowError,
+    PointyCheckError,
+    PointyError,
+    PointySyntaxError,
+)
+from .events import EventBase, FunctionEvent
 from .executors import Executors
-from .fields import InputDataField, collect_fields, validate_inputs
+from .fields import FileInputDataField, InputDataField, collect_fields, validate_inputs
 from .graph import Graph
 from .plan import Plan, graph_of
 from .records import Listener
 from .registry import default_registry
 from .run import Run
+from .signals import SoftSignal
 from .threads import shared_threads
 
+__all__ = ["FileInputDataField", "InputDataField", "Pipeline", "SoftSignal"]
 
-def _flow_source(cls: type) -> tuple[str, str]:
-    """(source text, where it came from) for a pipeline class."""
+
+def _flow_source(cls: type) -> tuple[str, str, str | None]:
+    """(source text, where it came from, the file's path if it came from one)."""
     meta = getattr(cls, "Meta", None)
     options: dict[str, Any] = {}
+    holder = f"{cls.__name__}.Meta"
     if meta is not None:
         options = {key: getattr(meta, key) for key in ("pointy", "file") if hasattr(meta, key)}
     elif isinstance(getattr(cls, "meta", None), Mapping):
         options = dict(cls.meta)
-    if options.get("pointy"):
-        return options["pointy"], f"{cls.__name__}.Meta.pointy"
+        holder = f"{cls.__name__}.meta"
+    if options.get("pointy") is not None:  # an empty flow was given: parsing says it is empty
+        return options["pointy"], f"{holder}.pointy", None
     if options.get("file"):
         path = Path(options["file"])
         if not path.is_file():
             raise PointyError(f"{cls.__name__}: no Pointy file at {str(path)!r} (Meta.file)")
-        return path.read_text(encoding="utf-8"), str(path)
+        return path.read_text(encoding="utf-8"), str(path), str(path)
     module = sys.modules.get(cls.__module__)
     module_file = getattr(module, "__file__", None)
     if module_file:
         beside = Path(module_file).with_name(f"{cls.__name__}.pty")
         if beside.is_file():
-            return beside.read_text(encoding="utf-8"), str(beside)
+            return beside.read_text(encoding="utf-8"), str(beside), str(beside)
     raise PointyError(
         f"{cls.__name__} has no flow: give Meta.pointy, Meta.file, a meta dict, "
         f"or a {cls.__name__}.pty file beside its module"
@@ -74,9 +86,39 @@ class Pipeline:
     def graph(cls) -> Graph:
         """The class's flow, parsed, checked and lowered once."""
         if cls.__dict__.get("_graph") is None:
-            source, _ = _flow_source(cls)
-            cls._graph = graph_of(source)  # a class defined again shares the graph
+            source, origin, path = _flow_source(cls)
+            try:
+                cls._graph = graph_of(source)  # a class defined again shares the graph
+            except PointySyntaxError as error:
+                raise PipelineFlowError(error, cls.__name__, origin, path) from None
+            except PointyCheckError as error:
+                error.pipeline = cls.__name__
+                raise
         return cls._graph  # type: ignore[return-value]
+
+    @classmethod
+    def resolve_events(cls, names: Iterable[str]) -> dict[str, Any]:
+        """The registered events a flow's `names` mean for this class (SPEC 2.1): its own
+        module's definition first, then what that module imports, then the one module that
+        defines the name; several such modules are an error, except in a notebook
+        (`__main__`), where the latest definition wins."""
+        chosen = default_registry.snapshot()
+        home = cls.__module__
+        namespace = vars(sys.modules[home]) if home in sys.modules else {}
+        for name in set(names):
+            definitions = default_registry.definitions(name)
+            if home in definitions:
+                chosen[name] = definitions[home]
+                continue
+            imported = namespace.get(name)
+            if isinstance(imported, FunctionEvent) or (
+                isinstance(imported, type) and issubclass(imported, EventBase)
+            ):
+                chosen[name] = imported
+                continue
+            if len(definitions) > 1 and home != "__main__":
+                raise AmbiguousEventError(cls.__name__, home, name, list(definitions))
+        return chosen
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -90,8 +132,14 @@ class Pipeline:
     ) -> Plan:
         """Bind the flow to events: `events` (a notebook passes its namespace) or, by default,
         every `EventBase` / `@event` defined so far, the latest definition of a name winning."""
-        chosen = events if events is not None else default_registry.snapshot()
-        return Plan(self.graph(), chosen, self._inputs, executors, executor)
+        graph = self.graph()
+        if events is None:
+            events = type(self).resolve_events(node.name for node in graph.nodes)
+        try:
+            return Plan(graph, events, self._inputs, executors, executor)
+        except PointyCheckError as error:
+            error.pipeline = type(self).__name__
+            raise
 
     def start(
         self,
@@ -107,6 +155,7 @@ class Pipeline:
         capture_output: bool = False,
         tags: Mapping[str, str] | None = None,
         cache: Any = None,
+        force_rerun: bool = True,
     ) -> Run:
         """Run the pipeline. Blocks until the end unless `background=True`.
 
@@ -117,7 +166,9 @@ class Pipeline:
         (`{"trigger": "schedule", "job": ...}`), for observers such as run history. `cache`
         (True, a folder, or a `pointy_engine.cache.Cache`) takes a node's value from disk when
         its event's code and inputs match a cached success (state "cached"), and stores what
-        succeeds.
+        succeeds. `force_rerun` is the original library's flag, accepted for porting: every
+        start is a new run of every event, so it changes nothing here (re-run parts of a
+        finished run with `run.rerun(...)`).
         """
         own = executors is None
         if own:  # processes are this run's own; threads come from the process's pools

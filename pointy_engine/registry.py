@@ -1,7 +1,8 @@
 """Where events defined with `EventBase` or `@event` are found by name when no mapping is given.
 
-A notebook redefines events all the time, so the latest definition of a name wins (and is held
-strongly: an event defined inline is never silently dropped).
+Definitions are kept per module, so a pipeline can prefer its own module's event over a
+same-named one elsewhere; within a module the latest definition wins (a notebook redefines
+events all the time). Definitions are held strongly: an event defined inline is never dropped.
 """
 
 from __future__ import annotations
@@ -11,23 +12,35 @@ from typing import Any
 
 
 class EventRegistry:
-    __slots__ = ("_events", "_lock")
+    __slots__ = ("_by_module", "_events", "_lock")
 
     def __init__(self) -> None:
-        self._events: dict[str, Any] = {}
+        self._events: dict[str, Any] = {}  # name -> latest definition anywhere
+        self._by_module: dict[str, dict[str, Any]] = {}  # name -> {module: latest there}
         self._lock = threading.Lock()
 
     def register(self, name: str, event: Any) -> None:
+        module = getattr(event, "__module__", None) or "?"
         with self._lock:
             self._events[name] = event
+            per_module = self._by_module.setdefault(name, {})
+            per_module.pop(module, None)  # re-inserting keeps the dict in definition order
+            per_module[module] = event
 
     def unregister(self, name: str) -> None:
         with self._lock:
             self._events.pop(name, None)
+            self._by_module.pop(name, None)
 
     def snapshot(self) -> dict[str, Any]:
+        """The latest definition of every name."""
         with self._lock:
             return dict(self._events)
+
+    def definitions(self, name: str) -> dict[str, Any]:
+        """{module: latest definition there} for `name`, oldest module first."""
+        with self._lock:
+            return dict(self._by_module.get(name, ()))
 
 
 default_registry = EventRegistry()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -98,3 +99,13 @@ def piped(log: Log, name: str):
 
     function.__name__ = name
     return function
+
+
+def ok_pair(function):
+    """`function`, returning `(True, value)` as `@event` functions do (a raise stays a raise)."""
+
+    @functools.wraps(function)
+    def conventional(*args: Any, **kwargs: Any) -> Any:
+        return True, function(*args, **kwargs)
+
+    return conventional

@@ -29,6 +29,7 @@ def mixed_run(**options) -> Run:
     @event(executor="thread", timeout=0.2)
     def Slowpoke():
         release.wait(WAIT)
+        return True, None
 
     def Check():
         raise ValueError("bad rows")

@@ -104,7 +104,7 @@ def test_opted_out_events_always_run_and_downstream_is_cached_by_its_input(tmp_p
     @event(cache=False)
     def Send(previous_result=None):
         CALLS.append("Send")
-        return 7
+        return True, 7
 
     class Log(EventBase):
         cache = False

@@ -81,7 +81,7 @@ def test_a_dead_worker_is_a_failed_attempt_naming_it_and_the_retry_succeeds(
         if not os.path.exists(marker):
             open(marker, "w").close()
             os._exit(1)
-        return x * 10
+        return True, x * 10
 
     class Once(Pipeline):
         x = InputDataField(data_type=int, default=4)

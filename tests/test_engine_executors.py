@@ -97,8 +97,12 @@ def test_process_event_errors_that_cannot_travel_are_described(executors):
     assert ", in A\n" in odd.traceback
     assert odd.traceback.endswith("Odd: odd one\n")
     assert str(run.nodes["B"].error) == (
-        "TypeError: the event's value cannot be sent back: cannot pickle '_thread.lock' object"
+        "UnpicklableValueError: B returned a value of type _thread.lock that cannot be sent back "
+        "from its worker process (TypeError: cannot pickle '_thread.lock' object); the event is "
+        f"at {__file__}, line 90"
     )
+    # The traceback names this file, not cloudpickle's "<dynamic-code>".
+    assert f'File "{__file__}", line 88, in A\n' in odd.traceback
 
 
 MAIN_SCRIPT = """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from engine_support import Log, node_trail, plan_flow, run_flow, states
+from engine_support import Log, node_trail, ok_pair, plan_flow, run_flow, states
 
 from pointy_engine import Pipeline, PointyError, event
 
@@ -71,7 +71,7 @@ def test_rerun_failed_runs_only_the_failed_nodes_with_recorded_values_upstream()
 
 def test_rerun_failed_also_runs_what_never_ran():
     log = Log()
-    A = event(failing_first(log, "A"), stop_on_exception=True)
+    A = event(ok_pair(failing_first(log, "A")), stop_on_exception=True)
     run = run_flow("A -> B", {"A": A, "B": counting(log, "B")})
     assert states(run) == {"A": "failed", "B": "skipped"}
     again = run.rerun("failed").start()
@@ -81,7 +81,7 @@ def test_rerun_failed_also_runs_what_never_ran():
 
 def test_a_reused_stop_on_success_still_stops():
     log = Log()
-    A = event(counting(log, "A"), stop_on_success=True)
+    A = event(ok_pair(counting(log, "A")), stop_on_success=True)
     run = run_flow("B -> A -> C", {"A": A, "B": failing_first(log, "B"), "C": counting(log, "C")})
     assert states(run) == {"B": "failed", "A": "succeeded", "C": "skipped"}
     log.items.clear()

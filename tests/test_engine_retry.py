@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from engine_support import WAIT, Log, make_run, recorder, run_flow, states, trail
+from engine_support import WAIT, Log, make_run, ok_pair, recorder, run_flow, states, trail
 
 from pointy_engine import EventBase, FakeClock, Pipeline, PointyError, RetryPolicy, event
 from pointy_engine import clock as clock_module
@@ -165,7 +165,7 @@ def test_a_retry_that_succeeds():
     log = Log()
     clock = FakeClock()
     policy = RetryPolicy(max_attempts=5, backoff_factor=2)
-    A = with_policy(flaky(log, "A", [OSError(), OSError()], value=99), policy)
+    A = with_policy(ok_pair(flaky(log, "A", [OSError(), OSError()], value=99)), policy)
     run = run_flow("A", {"A": A}, clock=clock)
     assert clock.waits == [2, 4]
     assert run.status == "succeeded"
@@ -245,8 +245,10 @@ def test_waiting_for_a_retry_does_not_hold_a_worker():
     # One worker for both: B must run while A waits for its second attempt.
     log = Log()
     policy = RetryPolicy(max_attempts=2, backoff_factor=0.2)
-    A = with_policy(flaky(log, "A", [ValueError()]), policy, executor="thread", max_workers=1)
-    B = event(recorder(log, "B"), executor="thread", max_workers=1)
+    A = with_policy(
+        ok_pair(flaky(log, "A", [ValueError()])), policy, executor="thread", max_workers=1
+    )
+    B = event(ok_pair(recorder(log, "B")), executor="thread", max_workers=1)
     run = run_flow("A || B", {"A": A, "B": B})
     assert log == ["A", "B", "A"]
     assert run.status == "succeeded"
@@ -334,6 +336,10 @@ def _raises(log, name):
     return recorder(log, name, fail=ValueError("boom"))
 
 
+def _succeeds(log, name):
+    return ok_pair(recorder(log, name))
+
+
 def _returns_false(log, name):
     def function():
         log.add(name)
@@ -356,7 +362,7 @@ def _returns_false(log, name):
 )
 def test_event_stop_settings(setting, body, stops):
     log = Log()
-    make = {"raise": _raises, "return": _returns_false, "succeed": recorder}[body]
+    make = {"raise": _raises, "return": _returns_false, "succeed": _succeeds}[body]
     A = event(make(log, "A"), **{setting: True})
     run = run_flow("A -> B -> C", {"A": A, "B": recorder(log, "B"), "C": recorder(log, "C")})
     if stops:

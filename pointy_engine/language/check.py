@@ -46,13 +46,11 @@ def unknown_event_error(
 
     `not_events` maps names that exist but are not events to what they are instead.
     """
-    candidates = sorted(set(known))
-    lowered = {name.lower(): name for name in candidates}
+    suggest = _Suggestions(known)
     problems: list[Problem] = []
-    names: list[str] = []
+    names: dict[str, None] = {}  # distinct, in order of first use
     for name, (start, end) in occurrences:
-        if name not in names:
-            names.append(name)
+        names.setdefault(name)
         if not_events and name in not_events:
             message = (
                 f"{name!r} is a value of type {not_events[name]}, not an event "
@@ -60,13 +58,57 @@ def unknown_event_error(
             )
         else:
             message = f"unknown event {name!r}"
-            close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-            if not close and name.lower() in lowered:
-                close = [lowered[name.lower()]]
+            close = suggest(name)
             if close:
                 message += " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
         problems.append(Problem(message, start, end))
-    return UnknownEventError(source, problems, names)
+    return UnknownEventError(source, problems, list(names))
+
+
+SUGGESTED_NAMES = 20
+"""Distinct unknown names that get close-match suggestions; later ones get none."""
+CANDIDATES_PER_NAME = 500
+"""Known names compared with one unknown name, nearest in length first."""
+
+
+class _Suggestions:
+    """Close matches for unknown names at a bounded cost.
+
+    difflib compares a name with every candidate (~20 µs each): a 10,000-name pipeline against
+    a 10,000-name namespace was 10^8 comparisons. Here each distinct name is looked at once, at
+    most `SUGGESTED_NAMES` names get suggestions, and each is compared with at most
+    `CANDIDATES_PER_NAME` candidates of similar length (a close match has one).
+    """
+
+    def __init__(self, known: Collection[str]) -> None:
+        self._by_length: dict[int, list[str]] = {}
+        self._lowered: dict[str, str] = {}
+        for name in sorted(set(known)):
+            self._by_length.setdefault(len(name), []).append(name)
+            self._lowered.setdefault(name.lower(), name)
+        self._done: dict[str, list[str]] = {}
+
+    def __call__(self, name: str) -> list[str]:
+        found = self._done.get(name)
+        if found is not None:
+            return found
+        if len(self._done) >= SUGGESTED_NAMES:
+            return []
+        close = difflib.get_close_matches(name, self._nearby(len(name)), n=3, cutoff=0.6)
+        if not close and name.lower() in self._lowered:
+            close = [self._lowered[name.lower()]]
+        self._done[name] = close
+        return close
+
+    def _nearby(self, length: int) -> list[str]:
+        """Candidates by closeness of length: a ratio >= 0.6 needs lengths within 4:1."""
+        pool: list[str] = []
+        for spread in range(3 * length + 1):
+            for size in {length - spread, length + spread}:
+                pool.extend(self._by_length.get(size, ()))
+            if len(pool) >= CANDIDATES_PER_NAME:
+                return pool[:CANDIDATES_PER_NAME]
+        return pool
 
 
 def _refs(flow: ast.Flow) -> Iterator[ast.EventRef]:

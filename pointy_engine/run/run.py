@@ -129,6 +129,9 @@ class Run:
         self.value: Any = None
         self.stream = RecordStream(tuple(listeners))
         self.nodes: dict[str, NodeResult] = {node.id: NodeResult(node) for node in plan.graph.nodes}
+        # Remote calls (Dask) append here; made now so every observer sees the same list,
+        # whichever order they were added in (telemetry before the Dask watcher lost them).
+        self.network_ops: list[Any] = []
         self._clock = clock or SystemClock()
         self._stop_on_error = stop_on_error
         self._stop_on_exception = stop_on_exception

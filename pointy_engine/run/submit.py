@@ -132,7 +132,7 @@ class Submitter:
         try:
             outcome = future.result()
             if task.executor.by_value and type(outcome) is not Attempt:  # Dask unpacks its own
-                outcome = unpack(outcome)
+                outcome = unpack(outcome, task.target)
         except BrokenExecutor as error:  # the worker died (os._exit, a signal, out of memory)
             outcome = Attempt(False, None, 0, self.broken(task, error), "", 0.0)
         except BaseException as error:  # the executor itself failed (cancelled, ...)
