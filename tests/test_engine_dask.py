@@ -183,12 +183,14 @@ class BigThenSmall(Pipeline):
         pointy = "Make |-> Measure"
 
 
-def _big_events() -> tuple[Any, Any]:
-    """Make (a value of n bytes) and Measure (its length), defined as a notebook cell would."""
+def _big_events(decorated: bool = False) -> tuple[Any, Any]:
+    """Make (a value of n bytes) and Measure (its length), defined as a notebook cell would;
+    `decorated` ones follow the `@event` convention of returning `(ok, value)`."""
+    ok = "True, " if decorated else ""
     namespace: dict[str, Any] = {"__name__": "__main__"}
     exec(
-        "def Make(n):\n    return b'x' * n\n\n"
-        "def Measure(previous_result):\n    return len(previous_result)\n",
+        f"def Make(n):\n    return {ok}b'x' * n\n\n"
+        f"def Measure(previous_result):\n    return {ok}len(previous_result)\n",
         namespace,
     )
     return namespace["Make"], namespace["Measure"]
@@ -231,7 +233,7 @@ def test_a_kept_value_comes_back_for_an_event_that_is_not_on_the_cluster(
         class Meta:
             pointy = "Make |-> Measure"
 
-    make, measure = _big_events()
+    make, measure = _big_events(decorated=True)
     run = Mixed().start(
         events={
             "Make": event(executor=dask_client)(make),
@@ -263,7 +265,8 @@ def test_a_kept_value_that_is_gone_fails_the_next_attempt_with_a_clear_error(
         "inline": r"FutureCancelledError: _on_worker-\S+ cancelled for reason: unknown\.",
     }
     for label, where in (("cluster", dask_client), ("inline", "inline")):
-        plan = Mixed().plan({"Make": make, "Measure": event(executor=where)(measure)})
+        measure_on = event(executor=where)(_big_events(decorated=True)[1])
+        plan = Mixed().plan({"Make": make, "Measure": measure_on})
         again = first.rerun("from", "Measure", plan=plan).start(background=True)
         again.wait(HARD_TIMEOUT)
         assert again.status == "failed"
