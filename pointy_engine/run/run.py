@@ -28,13 +28,12 @@ from ..graph import Block, Graph, Node, Parallel, Sequence, iter_nodes
 from ..invoke import Attempt, EventReturnedFailure, invoke, invoke_captured
 from ..observers import RunObservers, run_observers
 from ..plan import Plan, Task
-from ..records import ErrorInfo, Listener, Record, RecordStream
-from .cached import RunCache
+from ..records import CacheOrigin, ErrorInfo, Listener, Record, RecordStream
 from .frames import BranchFrame, Frame, ParallelFrame, RootFrame, SequenceFrame
 from .rerun import GOOD as _GOOD
 from .rerun import downstream, kept_results
-from .stale import redefined
 from .states import (
+    CACHED,
     CANCELLED,
     FAILED,
     PENDING,
@@ -157,7 +156,11 @@ class Run:
         self._loop_thread_name = ""
         self._stale: set[str] = set()  # nodes whose event was redefined since (see mark_stale)
         self.cache = as_cache(cache)
-        self._cache = RunCache(self.cache) if self.cache is not None else None
+        self._cache = None
+        if self.cache is not None:
+            from .cached import RunCache  # with the hashing: only a run with a cache needs it
+
+            self._cache = RunCache(self.cache)
         self._observers = run_observers if observers is None else observers
         self._observers.announce(self)  # last: observers see a complete run
 
@@ -244,6 +247,8 @@ class Run:
     def mark_stale(self, events: Mapping[str, Any]) -> set[str]:
         """Compare `events` (a namespace) with the events this run used: the nodes whose event
         changed and their downstream become stale. Returns the nodes that newly became stale."""
+        from .stale import redefined  # code digests: loaded by the first check, not by import
+
         fresh: set[str] = set()
         for node_id in redefined(self.plan, events):
             fresh |= downstream(self.graph, node_id)
@@ -536,14 +541,22 @@ class Run:
         result = self.nodes[node.id]
         for name in NodeResult.__slots__:
             setattr(result, name, getattr(reused, name))
-        self._emit(
-            node.id,
-            node.name,
-            reused.attempts,
-            reused.state,
-            reused.worker,
-            reused.error,
-            reused.descriptor,
+        origin = None
+        if reused.state == CACHED and reused.duration is not None and reused.cached_at is not None:
+            origin = CacheOrigin(reused.duration, reused.cached_at)
+        self._publish(
+            Record(
+                self.id,
+                node.id,
+                node.name,
+                reused.attempts,
+                reused.state,
+                self._now(),
+                reused.worker,
+                reused.error,
+                reused.descriptor,
+                origin,
+            )
         )
         ok = reused.state in _GOOD
         if ok and self.plan.tasks[node.id].settings.stop_on_success:
