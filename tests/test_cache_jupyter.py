@@ -152,7 +152,8 @@ def test_a_step_the_cache_cannot_take_says_why_in_its_details(nb: Any) -> None:
     widget.select("Locked")
     assert widget.detail["state"] == "succeeded"
     assert widget.detail["cache"] == (
-        "not cacheable: input 'x': lock value cannot be pickled (cannot pickle '_thread.lock' object)"
+        "not cacheable: input 'x': lock value cannot be pickled"
+        " (cannot pickle '_thread.lock' object)"
     )
     assert "where" not in widget.detail
 
