@@ -101,7 +101,8 @@ def test_cache_cells_and_the_cache_line_magic(nb: Any, tmp_path: Path) -> None:
     assert sorted(frame["event"]) == ["A", "B", "C"]
     assert list(frame.columns) == ["event", "bytes", "duration", "stored", "used", "key"]
     size = int(frame["bytes"].sum())
-    assert shown == f"3 cache entries, {size} bytes in {tmp_path / '.pointy-cache'}\n"
+    assert shown == f"3 cache entries, {size} bytes in .pointy-cache\n"
+    assert frame.attrs == {"bytes": size, "folder": str(tmp_path / ".pointy-cache")}
     assert cell(nb, "%pointy cache clear B") == "removed 1 cache entry of 'B'\n"
     cell(nb, "%%pointy --cache -o third\nA |-> B |-> C")
     third = nb.user_ns["third"]

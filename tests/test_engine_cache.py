@@ -371,3 +371,15 @@ def test_run_history_keeps_cache_hits_with_their_original_duration(tmp_path):
     }
     oldest = frame[frame["run_id"] == first.id].iloc[0]
     assert {k: v["state"] for k, v in oldest["nodes"].items()} == dict.fromkeys("ABC", "succeeded")
+
+
+def test_rerun_stale_without_a_plan_runs_the_new_definitions():
+    namespace = dict(EVENTS)
+    run = run_flow(FLOW, namespace)
+    namespace["C"] = C_changed  # what a later notebook cell does
+    assert run.mark_stale(namespace) == {"C"}
+    again = run.rerun("stale").start()
+    assert CALLS == ["A", "B", "C", "C"]
+    assert again.value == 200  # C_changed ran, not the C the run started with
+    assert again.plan.events["C"] is C_changed
+    assert run.rerun("failed").plan.events["C"] is C  # other modes keep the events it had

@@ -155,6 +155,7 @@ class Run:
         self._thread: threading.Thread | None = None
         self._loop_thread_name = ""
         self._stale: set[str] = set()  # nodes whose event was redefined since (see mark_stale)
+        self._redefined_in: Mapping[str, Any] | None = None  # where mark_stale found them
         self.cache = as_cache(cache)
         self._cache = None
         if self.cache is not None:
@@ -254,6 +255,8 @@ class Run:
             fresh |= downstream(self.graph, node_id)
         fresh -= self._stale
         self._stale |= fresh
+        if self._stale:
+            self._redefined_in = events
         return fresh
 
     def cancel(self) -> None:
@@ -275,8 +278,12 @@ class Run:
         the stale nodes (see `mark_stale`) and what depends on them.
 
         Nodes that are not re-run keep their recorded state and value; pass `plan` to run
-        with re-resolved events (a notebook redefines them). Start it with `.start()`.
+        with re-resolved events (a notebook redefines them). `"stale"` without a `plan` binds
+        the events anew from the namespace `mark_stale` found the redefinitions in, so the
+        stale nodes run their new code. Start it with `.start()`.
         """
+        if plan is None and mode == "stale" and self._redefined_in is not None:
+            plan = self.plan.rebound(self._redefined_in)
         plan = plan or self.plan
         if self._own_executors and plan.executors is self.plan.executors:
             plan = plan.with_executors(plan.executors.fresh())  # ours were shut down at the end
