@@ -159,6 +159,20 @@ def test_a_step_the_cache_cannot_take_says_why_in_its_details(nb: Any) -> None:
     assert "where" not in widget.detail
 
 
+def test_pointy_cache_names_another_folder_from_a_cell_on(
+    nb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cell(nb, DEFINE)
+    cell(nb, "%%pointy --cache --no-widget\nA |-> B")
+    monkeypatch.setenv("POINTY_CACHE", str(tmp_path / "elsewhere"))
+    cell(nb, "%%pointy --cache --no-widget -o moved\nA |-> B")
+    moved = nb.user_ns["moved"]
+    assert {k: r.state for k, r in moved.nodes.items()} == dict.fromkeys("AB", "succeeded")
+    assert cell(nb, "%pointy cache clear") == "removed 2 cache entries\n"  # of elsewhere/
+    assert sorted(p.name for p in (tmp_path / ".pointy-cache").iterdir()) != []  # kept
+    assert cell(nb, "e = %pointy cache") == "0 cache entries, 0 bytes in elsewhere\n"
+
+
 KERNEL_CELLS = [
     "%load_ext pointy_jupyter",
     "from pathlib import Path\n"

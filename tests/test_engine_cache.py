@@ -383,3 +383,26 @@ def test_rerun_stale_without_a_plan_runs_the_new_definitions():
     assert again.value == 200  # C_changed ran, not the C the run started with
     assert again.plan.events["C"] is C_changed
     assert run.rerun("failed").plan.events["C"] is C  # other modes keep the events it had
+
+
+def test_pipeline_start_takes_a_cache_folder_and_the_default_folder_is_configurable(
+    tmp_path, monkeypatch
+):
+    from pointy_engine import Pipeline
+    from pointy_engine.cache.store import default_directory
+
+    class Chain(Pipeline):
+        class Meta:
+            pointy = FLOW
+
+    first = Chain().start(events=EVENTS, cache=tmp_path / "given")
+    second = Chain().start(events=EVENTS, cache=Cache(tmp_path / "given"))
+    assert (first.status, states(second)) == ("succeeded", dict.fromkeys("ABC", "cached"))
+    assert sorted(row["event"] for row in Cache(tmp_path / "given").entries()) == ["A", "B", "C"]
+
+    monkeypatch.setenv("POINTY_CACHE", str(tmp_path / "from-env"))
+    assert Cache().directory == default_directory() == tmp_path / "from-env"
+    assert states(Chain().start(events=EVENTS, cache=True)) == dict.fromkeys("ABC", "succeeded")
+    assert states(Chain().start(events=EVENTS, cache=True)) == dict.fromkeys("ABC", "cached")
+    monkeypatch.delenv("POINTY_CACHE")
+    assert default_directory().parts[-2:] == ("pointy", "results")  # platformdirs' cache dir
