@@ -406,3 +406,47 @@ def test_pipeline_start_takes_a_cache_folder_and_the_default_folder_is_configura
     assert states(Chain().start(events=EVENTS, cache=True)) == dict.fromkeys("ABC", "cached")
     monkeypatch.delenv("POINTY_CACHE")
     assert default_directory().parts[-2:] == ("pointy", "results")  # platformdirs' cache dir
+
+
+# ----- what a re-run keeps -----------------------------------------------------------------
+
+
+def test_a_rerun_shows_what_it_keeps_from_the_start_and_records_it_even_when_cancelled():
+    entered, gate = threading.Event(), threading.Event()
+
+    def Start():
+        return 1
+
+    @event(executor="thread")
+    def Flaky():
+        CALLS.append("Flaky")
+        if len(CALLS) == 1:
+            raise ValueError("first time")
+        entered.set()
+        gate.wait(WAIT)
+        return True, 2
+
+    def End():
+        return 3
+
+    events = {"Start": Start, "Flaky": Flaky, "End": End}
+    run = run_flow("Start -> Flaky -> End", events)
+    assert states(run) == {"Start": "succeeded", "Flaky": "failed", "End": "succeeded"}
+    again = run.rerun("failed")
+    # Not started yet: a picture of it shows the kept steps as they are, never as pending.
+    assert states(again) == {"Start": "succeeded", "Flaky": "pending", "End": "succeeded"}
+    again.start(background=True)
+    assert entered.wait(WAIT)
+    again.cancel()
+    again.wait(WAIT)
+    gate.set()
+    assert again.status == "cancelled"
+    assert states(again) == {"Start": "succeeded", "Flaky": "cancelled", "End": "succeeded"}
+    assert again.values == {"Start": 1, "End": 3}
+    # End was never reached; it is still recorded, once, as kept.
+    assert [(r.node, r.state) for r in again.records() if r.node] == [
+        ("Start", "succeeded"),
+        ("Flaky", "running"),
+        ("Flaky", "cancelled"),
+        ("End", "succeeded"),
+    ]

@@ -180,8 +180,9 @@ def test_a_later_cell_makes_an_earlier_widget_stale_and_rerun_stale_runs_only_th
     )
     seen = page.evaluate("() => window.seen")
     assert "run:Clean:succeeded" in seen
-    # Load was not run again: its kept value only, never running.
-    assert [entry for entry in seen if entry.startswith("run:Load:running")] == []
+    # Load was not run again: the picture shows its kept value throughout, never pending.
+    assert {entry for entry in seen if entry.startswith("run:Load:")} <= {"run:Load:succeeded"}
+    assert "run:Clean:running" in seen or "run:Clean:pending" in seen  # Clean did go again
     states = {
         step: page.get_attribute(node("run", step), "data-state")
         for step in ("Load", "Clean", "Total")

@@ -130,7 +130,11 @@ class Run:
         self._clock = clock or SystemClock()
         self._stop_on_error = stop_on_error
         self._stop_on_exception = stop_on_exception
-        self._reuse = reuse or {}
+        # Results a re-run keeps, until the loop reaches them. Their nodes show them from the start
+        # (a re-run's picture never shows a kept step as pending), and get their record then.
+        self._reuse = dict(reuse or {})
+        for node_id, kept in self._reuse.items():
+            _copy_result(self.nodes[node_id], kept)
         self._own_executors = own_executors
         self._capture = capture_output
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -393,7 +397,7 @@ class Run:
             return
         kind = type(block)
         if kind is Node:
-            reused = self._reuse.get(block.id)
+            reused = self._reuse.pop(block.id, None)
             if reused is not None:
                 self._reuse_result(block, reused, parent, slot)
                 return
@@ -545,17 +549,22 @@ class Run:
         self._submit(task, parent, slot, previous, attempt)
 
     def _reuse_result(self, node: Node, reused: NodeResult, parent: Frame, slot: int) -> None:
-        result = self.nodes[node.id]
-        for name in NodeResult.__slots__:
-            setattr(result, name, getattr(reused, name))
+        self._record_kept(node.id, node.name, reused)
+        ok = reused.state in _GOOD
+        if ok and self.plan.tasks[node.id].settings.stop_on_success:
+            self._stop("success")  # as it did when it ran
+        self._ready.append((parent.child_done, (self, slot, ok, reused.value, reused.descriptor)))
+
+    def _record_kept(self, node_id: str, event: str, reused: NodeResult) -> None:
+        """The record of a result a re-run keeps (its NodeResult holds it since __init__)."""
         origin = None
         if reused.state == CACHED and reused.duration is not None and reused.cached_at is not None:
             origin = CacheOrigin(reused.duration, reused.cached_at)
         self._publish(
             Record(
                 self.id,
-                node.id,
-                node.name,
+                node_id,
+                event,
                 reused.attempts,
                 reused.state,
                 self._now(),
@@ -565,10 +574,6 @@ class Run:
                 origin,
             )
         )
-        ok = reused.state in _GOOD
-        if ok and self.plan.tasks[node.id].settings.stop_on_success:
-            self._stop("success")  # as it did when it ran
-        self._ready.append((parent.child_done, (self, slot, ok, reused.value, reused.descriptor)))
 
     def _skip(self, block: Block) -> None:
         for node in iter_nodes(block):
@@ -592,6 +597,11 @@ class Run:
                 self._emit(result.id, result.event, result.attempts, CANCELLED)
 
     def _finish(self, crash: ErrorInfo | None = None) -> None:
+        # Kept results the loop never reached (the re-run stopped or was cancelled first) are
+        # still this run's, as they were: recorded here, so every listener sees each node end.
+        for node_id, kept in self._reuse.items():
+            self._record_kept(node_id, kept.event, kept)
+        self._reuse.clear()
         for result in self.nodes.values():
             if result.state == PENDING:
                 result.state = SKIPPED
@@ -644,6 +654,11 @@ class Run:
         from ..telemetry.timeline import Timeline
 
         return Timeline.of(self)
+
+
+def _copy_result(result: NodeResult, kept: NodeResult) -> None:
+    for name in NodeResult.__slots__:
+        setattr(result, name, getattr(kept, name))
 
 
 __all__ = ["NodeResult", "Outcome", "Run"]
