@@ -284,6 +284,7 @@ class Plan:
         self.fields = dict(fields or {})
         self.executors = executors if executors is not None else Executors()
         self.events = {node.name: events.get(node.name) for node in graph.nodes}
+        self.executor_override = executor_override
         kinds = self.executors.kinds
         last = _last_plans.get(graph)
         if last is not None and last.fits(self.events, self.fields, kinds, executor_override):
@@ -373,6 +374,10 @@ class Plan:
                 self.group_states,
             )
         )
+
+    def rebound(self, events: Mapping[str, Any]) -> Plan:
+        """The same graph, fields and executors bound to `events` (a namespace as it is now)."""
+        return Plan(self.graph, events, self.fields, self.executors, self.executor_override)
 
     def with_executors(self, executors: Executors) -> Plan:
         """The same plan on other executors (a re-run of a run that shut its own down)."""

@@ -33,6 +33,13 @@ class ErrorInfo(NamedTuple):
         return f"{self.type}: {self.message}" if self.message else self.type
 
 
+class CacheOrigin(NamedTuple):
+    """Where a `cached` node's value came from: what the event took, and when it ran then."""
+
+    duration: float  # seconds the event body took when the value was computed
+    computed: float  # wall-clock seconds (`time.time()`) when the value was stored
+
+
 class Record(NamedTuple):
     """One state change of a run or of one of its nodes (see docs/design.md)."""
 
@@ -45,6 +52,7 @@ class Record(NamedTuple):
     worker: str
     error: ErrorInfo | None = None
     descriptor: int | None = None
+    origin: CacheOrigin | None = None  # only on a `cached` record
 
 
 Listener = Callable[[Record], object]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pointy_engine.cache import Cache
@@ -31,5 +32,18 @@ def cache_frame(cache: Cache) -> Any:
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     frame.attrs["bytes"] = int(frame["bytes"].sum())
     frame.attrs["folder"] = str(cache.directory)
-    print(f"{len(frame)} cache entries, {frame.attrs['bytes']} bytes in {cache.directory}")
+    count = len(frame)
+    print(
+        f"{count} cache entr{'y' if count == 1 else 'ies'}, {frame.attrs['bytes']} bytes "
+        f"in {shown_folder(cache.directory)}"
+    )
     return frame
+
+
+def shown_folder(directory: Path) -> str:
+    """The folder as the notebook's user knows it: relative to the kernel's folder when inside
+    it (`.pointy-cache`), so a saved notebook holds no path of the machine it ran on."""
+    try:
+        return str(directory.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(directory)

@@ -107,7 +107,7 @@ class PointyMagics(Magics):
         "--cache",
         action="store_true",
         help="take steps whose code and inputs are unchanged from .pointy-cache/ beside the "
-        "notebook (it survives kernel restarts)",
+        "notebook, or the folder $POINTY_CACHE names (it survives kernel restarts)",
     )
     def pointy(self, line: str, cell: str) -> None:
         """Run the Pointy pipeline written in the cell body, e.g. `fetch |-> clean || stats`.

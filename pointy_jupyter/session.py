@@ -6,6 +6,7 @@ One `Session` per `PointyMagics`; `close()` undoes everything it started.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 
 from pointy_engine import signals
 from pointy_engine.cache import Cache
+from pointy_engine.cache.store import CACHE_ENV
 from pointy_engine.executors import ExecutorChoice, ExecutorInitializerConfig, Executors
 from pointy_engine.plan import Plan
 from pointy_engine.run import Run
@@ -65,9 +67,11 @@ class Session:
 
     @property
     def cache(self) -> Cache:
-        """`%%pointy --cache` results: `.pointy-cache/` in the kernel's folder (the notebook's)."""
-        if self._cache is None:
-            self._cache = Cache(Path.cwd() / ".pointy-cache")
+        """`%%pointy --cache` results: `.pointy-cache/` in the kernel's folder (the notebook's),
+        or the folder `POINTY_CACHE` names (read each time: setting it in a cell takes effect)."""
+        folder = Path(os.environ.get(CACHE_ENV) or Path.cwd() / ".pointy-cache")
+        if self._cache is None or self._cache.directory != folder:
+            self._cache = Cache(folder)
         return self._cache
 
     def new_run(self, spec: RunSpec, plan: Plan) -> Run:

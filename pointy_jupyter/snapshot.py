@@ -46,6 +46,7 @@ STATE_COLOURS = {
     "failed": ("#ffcdd2", "#e53935", "#8e0000"),
     "skipped": ("#f5f5f5", "#bdbdbd", "#9e9e9e"),
     "cancelled": ("#e0e0e0", "#616161", "#424242"),
+    "cached": ("#e0f2f1", "#00897b", "#004d40"),
 }
 _FONT = "font-family:var(--jp-ui-font-family,system-ui,-apple-system,'Segoe UI',sans-serif)"
 
@@ -107,6 +108,12 @@ class _Snapshot:
         state = view["state"]
         fill, border, text = STATE_COLOURS.get(state, STATE_COLOURS["pending"])
         extra = ";opacity:0.55;border-style:dashed" if state == "skipped" else ""
+        # A cache hit's duration (below) is what the event took when its value was computed.
+        words = (
+            "cached: from the cache, the duration is from when it ran"
+            if state == "cached"
+            else state
+        )
         attempts = view["attempts"]
         tries = f'<span class="pointy-attempts"> ×{attempts}</span>' if attempts > 1 else ""
         duration = view["duration"]
@@ -118,7 +125,7 @@ class _Snapshot:
         )
         return (
             f'<div class="pointy-node" data-node="{_attr(node_id)}" data-state="{_attr(state)}" '
-            f'title="{_attr(node_id)}: {_attr(state)}" style="background:{fill};'
+            f'title="{_attr(node_id)}: {_attr(words)}" style="background:{fill};'
             f"border:1.5px solid {border};color:{text};border-radius:6px;padding:3px 8px;"
             f'white-space:nowrap{extra}">{_text(node_id)}{tries}{timing}</div>'
         )

@@ -38,6 +38,7 @@ from .widget_state import (
     RunReader,
     TableViews,
     Ticker,
+    cache_words,
     controls_for,
     end_message,
     error_text,
@@ -453,6 +454,7 @@ class RunWidget(anywidget.AnyWidget):
             "error": error_text(error) or None,
             "traceback": _as_text(getattr(error, "traceback", None)),
             "output": _clip_tail(output) if output else None,
+            **cache_words(node),
         }
 
     # --- what a saved notebook keeps ----------------------------------------------------------

@@ -54,6 +54,24 @@ def summary_text(status: str, counts: Mapping[str, int]) -> str:
     return f"{status}: {', '.join(parts)}" if parts else status
 
 
+def cache_words(result: Any) -> dict[str, str]:
+    """What the details pane says about the cache for one node result ({} when nothing):
+    `where` for a value taken from the cache, with when it was computed (the duration shown
+    beside it is what the event took then); `cache` when the cache could not be used, and why."""
+    words: dict[str, str] = {}
+    if getattr(result, "state", None) == "cached":
+        computed = getattr(result, "cached_at", None)
+        words["where"] = "from the cache: the event did not run" + (
+            time.strftime("; computed %Y-%m-%d %H:%M:%S", time.localtime(computed))
+            if computed
+            else ""
+        )
+    note = getattr(result, "cache_note", "")
+    if note:
+        words["cache"] = str(note)
+    return words
+
+
 def pending_view() -> NodeView:
     return {"state": "pending", "attempts": 0, "duration": None, "descriptor": None}
 

@@ -57,10 +57,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from lab_server(tmp_path_factory, TOUR)
+
+
+def lab_server(tmp_path_factory: pytest.TempPathFactory, notebook: Path) -> Iterator[str]:
+    """A module fixture's body: JupyterLab serving a root that holds a copy of `notebook`."""
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
     root.mkdir()
-    shutil.copy(TOUR, root / TOUR.name)
+    shutil.copy(notebook, root / notebook.name)
     settings = base / "settings"
     for name, values in SETTINGS.items():
         path = settings / name
@@ -134,8 +139,8 @@ def page(browser: Any) -> Iterator[Any]:
     assert [error for error in errors if error not in UPSTREAM_ERRORS] == []
 
 
-def open_tour(page: Any, url: str) -> None:
-    """Load the app at `url`, with no kernel left from before, and open the tour notebook."""
+def open_tour(page: Any, url: str, name: str = TOUR.name) -> None:
+    """Load the app at `url`, with no kernel left from before, and open the notebook `name`."""
     page.goto(url)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.serviceManager")
     page.evaluate(
@@ -145,7 +150,7 @@ def open_tour(page: Any, url: str) -> None:
     if "/lab" in url:
         page.evaluate(
             "async path => { await jupyterapp.commands.execute('docmanager:open', {path}); }",
-            TOUR.name,
+            name,
         )
     page.wait_for_function(
         "() => { const w = jupyterapp.shell.currentWidget; return w && w.sessionContext; }"
@@ -160,7 +165,7 @@ def open_tour(page: Any, url: str) -> None:
     )
 
 
-def mark_cells_and_watch(page: Any) -> None:
+def mark_cells_and_watch(page: Any, cells: dict[str, str] = CELLS) -> None:
     """Tag the cells the test looks into; record every node state the widgets show."""
     page.evaluate(
         """cells => {
@@ -184,7 +189,7 @@ def mark_cells_and_watch(page: Any) -> None:
                 subtree: true, attributes: true, attributeFilter: ['data-state'],
             });
         }""",
-        CELLS,
+        cells,
     )
 
 

@@ -101,7 +101,8 @@ def test_cache_cells_and_the_cache_line_magic(nb: Any, tmp_path: Path) -> None:
     assert sorted(frame["event"]) == ["A", "B", "C"]
     assert list(frame.columns) == ["event", "bytes", "duration", "stored", "used", "key"]
     size = int(frame["bytes"].sum())
-    assert shown == f"3 cache entries, {size} bytes in {tmp_path / '.pointy-cache'}\n"
+    assert shown == f"3 cache entries, {size} bytes in .pointy-cache\n"
+    assert frame.attrs == {"bytes": size, "folder": str(tmp_path / ".pointy-cache")}
     assert cell(nb, "%pointy cache clear B") == "removed 1 cache entry of 'B'\n"
     cell(nb, "%%pointy --cache -o third\nA |-> B |-> C")
     third = nb.user_ns["third"]
@@ -111,6 +112,65 @@ def test_cache_cells_and_the_cache_line_magic(nb: Any, tmp_path: Path) -> None:
         "C": "cached",
     }
     assert cell(nb, "%pointy cache clear") == "removed 3 cache entries\n"
+
+
+def test_the_details_of_a_cached_step_say_when_it_ran_and_what_it_took(nb: Any) -> None:
+    import time
+
+    cell(nb, DEFINE)
+    cell(nb, "%%pointy --cache -o first\nA |-> B |-> C")
+    cell(nb, "%%pointy --cache -o second\nA |-> B |-> C")
+    first, second = nb.user_ns["first"], nb.user_ns["second"]
+    widget = controller(nb).widget
+    widget.select("B")
+    computed = second.nodes["B"].cached_at
+    assert first.nodes["B"].started <= computed <= first.nodes["B"].finished + 1
+    assert widget.detail == {
+        "node": "B",
+        "state": "cached",
+        "attempts": 0,
+        "duration": round(first.nodes["B"].duration, 6),  # what it took when it ran
+        "descriptor": 1,
+        "worker": "cache",
+        "value": "2",
+        "error": None,
+        "traceback": None,
+        "output": None,
+        "where": "from the cache: the event did not run; computed "
+        + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(computed)),
+    }
+    assert repr(widget) == f"RunWidget(run={second.id!r}, status='succeeded', nodes=3, cached=3)"
+    picture = widget.snapshot_html()
+    assert picture.count('data-state="cached"') == 3
+    assert 'title="B: cached: from the cache, the duration is from when it ran"' in picture
+    assert f"Pointy run <b>{second.id}</b> succeeded: 3 cached" in picture
+
+
+def test_a_step_the_cache_cannot_take_says_why_in_its_details(nb: Any) -> None:
+    cell(nb, "import threading\nlock = threading.Lock()\ndef Locked(x):\n    return 'done'")
+    cell(nb, "%%pointy --cache -o r --input x=lock\nLocked")
+    widget = controller(nb).widget
+    widget.select("Locked")
+    assert widget.detail["state"] == "succeeded"
+    assert widget.detail["cache"] == (
+        "not cacheable: input 'x': lock value cannot be pickled"
+        " (cannot pickle '_thread.lock' object)"
+    )
+    assert "where" not in widget.detail
+
+
+def test_pointy_cache_names_another_folder_from_a_cell_on(
+    nb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cell(nb, DEFINE)
+    cell(nb, "%%pointy --cache --no-widget\nA |-> B")
+    monkeypatch.setenv("POINTY_CACHE", str(tmp_path / "elsewhere"))
+    cell(nb, "%%pointy --cache --no-widget -o moved\nA |-> B")
+    moved = nb.user_ns["moved"]
+    assert {k: r.state for k, r in moved.nodes.items()} == dict.fromkeys("AB", "succeeded")
+    assert cell(nb, "%pointy cache clear") == "removed 2 cache entries\n"  # of elsewhere/
+    assert sorted(p.name for p in (tmp_path / ".pointy-cache").iterdir()) != []  # kept
+    assert cell(nb, "e = %pointy cache") == "0 cache entries, 0 bytes in elsewhere\n"
 
 
 KERNEL_CELLS = [

@@ -255,3 +255,198 @@ def test_rerun_stale_runs_only_the_stale_nodes_with_upstream_values():
     assert states(again) == {"A": "succeeded", "B": "succeeded", "C": "succeeded"}
     assert again.value == 200
     assert again.tags["mode"] == "stale"
+
+
+def test_a_run_without_a_cache_never_imports_the_hasher(tmp_path):
+    """xxhash and the digests load with the first cached run (or staleness check), not before."""
+    script = (
+        "import sys\n"
+        "from pointy_engine.graph import build_graph\n"
+        "from pointy_engine.plan import Plan\n"
+        "from pointy_engine.run import Run\n"
+        "def A():\n    return 1\n"
+        "def B(previous_result):\n    return previous_result + 1\n"
+        "events = {'A': A, 'B': B}\n"
+        "loaded = lambda: sorted(m for m in ('xxhash', 'pointy_engine.cache.fingerprint',"
+        " 'pointy_engine.run.cached', 'pointy_engine.run.stale') if m in sys.modules)\n"
+        "plain = Run(Plan(build_graph('A |-> B'), events), own_executors=True).start()\n"
+        "print(plain.value, loaded())\n"
+        "cached = Run(Plan(build_graph('A |-> B'), events), cache=sys.argv[1]).start()\n"
+        "print(cached.value, loaded())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stderr == ""
+    assert done.stdout.splitlines() == [
+        "2 []",
+        "2 ['pointy_engine.cache.fingerprint', 'pointy_engine.run.cached', 'xxhash']",
+    ]
+
+
+# ----- what listeners see of a cache hit -------------------------------------------------
+
+
+def test_a_cache_hit_record_carries_the_original_duration_and_when_it_ran(tmp_path):
+    from pointy_engine.records import CacheOrigin
+
+    first = run_flow(FLOW, EVENTS, cache=tmp_path)
+    second = run_flow(FLOW, EVENTS, cache=tmp_path)
+    hits = [r for r in second.records() if r.node]
+    assert [(r.node, r.state, r.attempt, r.worker) for r in hits] == [
+        ("A", "cached", 0, "cache"),
+        ("B", "cached", 0, "cache"),
+        ("C", "cached", 0, "cache"),
+    ]
+    for record in hits:
+        original = first.nodes[record.node]
+        result = second.nodes[record.node]
+        assert record.origin == CacheOrigin(original.duration, result.cached_at)
+        assert result.attempts == 0  # the event did not run
+    assert all(r.origin is None for r in first.records())
+    # A re-run that keeps a cached node says so again, with the same origin.
+    again = second.rerun("from", node="C").start()
+    kept = [r for r in again.records() if r.node == "B"]
+    assert [(r.state, r.origin) for r in kept] == [("cached", hits[1].origin)]
+
+
+def test_telemetry_shows_cache_hits_as_their_own_state_not_as_attempts(tmp_path):
+    run_flow(FLOW, EVENTS, cache=tmp_path)
+    run = run_flow(FLOW, {**EVENTS, "C": C_changed}, cache=tmp_path)
+    metrics = run.metrics
+    rows = [
+        (row.node, row.attempt, row.state, row.executor, row.worker) for row in metrics.itertuples()
+    ]
+    assert rows == [
+        ("A", 0, "cached", "", "cache"),
+        ("B", 0, "cached", "", "cache"),
+        ("C", 1, "succeeded", "inline", "MainThread"),
+    ]
+    hits = metrics[metrics["state"] == "cached"]
+    assert hits["start"].isna().all()  # not a run of the event: no start, no duration here
+    assert hits["duration"].isna().all()
+    assert hits["end"].notna().all()
+    summary = run.summary
+    assert [(r.node, r.state, r.attempts, r.total_duration) for r in summary.itertuples()] == [
+        ("A", "cached", 0, 0.0),
+        ("B", "cached", 0, 0.0),
+        ("C", "succeeded", 1, summary["total_duration"][2]),
+    ]
+    assert summary["total_duration"][2] > 0
+    assert list(summary["value_type"]) == ["int", "int", "int"]
+    assert "cached" in summary["state"].cat.categories
+
+
+def test_run_history_keeps_cache_hits_with_their_original_duration(tmp_path):
+    from engine_support import make_run
+
+    from pointy_engine.scheduling.history import RunHistory
+
+    history = RunHistory(tmp_path / "history.sqlite3")
+    try:
+        first = make_run(FLOW, EVENTS, cache=tmp_path / "cache")
+        history.observe(first)
+        first.start()
+        second = make_run(FLOW, EVENTS, cache=tmp_path / "cache")
+        history.observe(second)
+        second.start()
+        history.flush()
+        frame = history.frame()
+    finally:
+        history.close()
+    newest = frame[frame["run_id"] == second.id].iloc[0]
+    assert newest["status"] == "succeeded"
+    assert newest["nodes"] == {
+        node_id: {
+            "state": "cached",
+            "attempts": 0,
+            "duration": first.nodes[node_id].duration,
+            "computed": second.nodes[node_id].cached_at,
+        }
+        for node_id in ("A", "B", "C")
+    }
+    oldest = frame[frame["run_id"] == first.id].iloc[0]
+    assert {k: v["state"] for k, v in oldest["nodes"].items()} == dict.fromkeys("ABC", "succeeded")
+
+
+def test_rerun_stale_without_a_plan_runs_the_new_definitions():
+    namespace = dict(EVENTS)
+    run = run_flow(FLOW, namespace)
+    namespace["C"] = C_changed  # what a later notebook cell does
+    assert run.mark_stale(namespace) == {"C"}
+    again = run.rerun("stale").start()
+    assert CALLS == ["A", "B", "C", "C"]
+    assert again.value == 200  # C_changed ran, not the C the run started with
+    assert again.plan.events["C"] is C_changed
+    assert run.rerun("failed").plan.events["C"] is C  # other modes keep the events it had
+
+
+def test_pipeline_start_takes_a_cache_folder_and_the_default_folder_is_configurable(
+    tmp_path, monkeypatch
+):
+    from pointy_engine import Pipeline
+    from pointy_engine.cache.store import default_directory
+
+    class Chain(Pipeline):
+        class Meta:
+            pointy = FLOW
+
+    first = Chain().start(events=EVENTS, cache=tmp_path / "given")
+    second = Chain().start(events=EVENTS, cache=Cache(tmp_path / "given"))
+    assert (first.status, states(second)) == ("succeeded", dict.fromkeys("ABC", "cached"))
+    assert sorted(row["event"] for row in Cache(tmp_path / "given").entries()) == ["A", "B", "C"]
+
+    monkeypatch.setenv("POINTY_CACHE", str(tmp_path / "from-env"))
+    assert Cache().directory == default_directory() == tmp_path / "from-env"
+    assert states(Chain().start(events=EVENTS, cache=True)) == dict.fromkeys("ABC", "succeeded")
+    assert states(Chain().start(events=EVENTS, cache=True)) == dict.fromkeys("ABC", "cached")
+    monkeypatch.delenv("POINTY_CACHE")
+    assert default_directory().parts[-2:] == ("pointy", "results")  # platformdirs' cache dir
+
+
+# ----- what a re-run keeps -----------------------------------------------------------------
+
+
+def test_a_rerun_shows_what_it_keeps_from_the_start_and_records_it_even_when_cancelled():
+    entered, gate = threading.Event(), threading.Event()
+
+    def Start():
+        return 1
+
+    @event(executor="thread")
+    def Flaky():
+        CALLS.append("Flaky")
+        if len(CALLS) == 1:
+            raise ValueError("first time")
+        entered.set()
+        gate.wait(WAIT)
+        return True, 2
+
+    def End():
+        return 3
+
+    events = {"Start": Start, "Flaky": Flaky, "End": End}
+    run = run_flow("Start -> Flaky -> End", events)
+    assert states(run) == {"Start": "succeeded", "Flaky": "failed", "End": "succeeded"}
+    again = run.rerun("failed")
+    # Not started yet: a picture of it shows the kept steps as they are, never as pending.
+    assert states(again) == {"Start": "succeeded", "Flaky": "pending", "End": "succeeded"}
+    again.start(background=True)
+    assert entered.wait(WAIT)
+    again.cancel()
+    again.wait(WAIT)
+    gate.set()
+    assert again.status == "cancelled"
+    assert states(again) == {"Start": "succeeded", "Flaky": "cancelled", "End": "succeeded"}
+    assert again.values == {"Start": 1, "End": 3}
+    # End was never reached; it is still recorded, once, as kept.
+    assert [(r.node, r.state) for r in again.records() if r.node] == [
+        ("Start", "succeeded"),
+        ("Flaky", "running"),
+        ("Flaky", "cancelled"),
+        ("End", "succeeded"),
+    ]

@@ -19,6 +19,7 @@ def test_there_are_example_notebooks() -> None:
         "01-tour.ipynb",
         "03-batch-and-dask.ipynb",
         "04-scheduling.ipynb",
+        "05-iterate.ipynb",
     ]
 
 

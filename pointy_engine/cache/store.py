@@ -31,8 +31,15 @@ class Entry(NamedTuple):
     descriptor: int
 
 
+CACHE_ENV = "POINTY_CACHE"  # a folder that replaces the default one, in scripts and notebooks
+
+
 def default_directory() -> Path:
-    """Scripts: the user's cache folder (platformdirs). A notebook passes `.pointy-cache/`."""
+    """`POINTY_CACHE` if set, else the user's cache folder (platformdirs). A notebook's default,
+    `.pointy-cache/` beside it, is the extension's (pointy_jupyter.session)."""
+    given = os.environ.get(CACHE_ENV)
+    if given:
+        return Path(given)
     import platformdirs  # lazily: only a cache without a path needs it
 
     return Path(platformdirs.user_cache_dir("pointy")) / "results"
@@ -50,8 +57,18 @@ class Cache:
     def __repr__(self) -> str:
         return f"<Cache {str(self.directory)!r} max_bytes={self.max_bytes}>"
 
-    def _path(self, key: str) -> Path:
-        return self.directory / f"{key}{SUFFIX}"
+    def _path(self, key: str) -> str:
+        # A plain string: a hit is on the run's path, and a pathlib join costs a few µs.
+        return f"{self._prefix}{key}{SUFFIX}"
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    @directory.setter
+    def directory(self, folder: Path) -> None:
+        self._directory = folder
+        self._prefix = os.path.join(folder, "")
 
     def get(self, key: str) -> Entry | None:
         """The entry for `key`, or None (missing, or unreadable: then it is removed)."""
@@ -63,7 +80,7 @@ class Cache:
         except FileNotFoundError:
             return None
         except Exception:  # written by another version, or damaged on disk: a miss
-            path.unlink(missing_ok=True)
+            _remove(path)
             return None
         with contextlib.suppress(OSError):  # evicted meanwhile: the value read is still good
             _touch(path)
@@ -137,7 +154,7 @@ class Cache:
         removed = 0
         for row in self.entries():
             if event is None or row["event"] == event:
-                self._path(row["key"]).unlink(missing_ok=True)
+                _remove(self._path(row["key"]))
                 removed += 1
         if event is None and self.directory.is_dir():
             for stray in self.directory.glob(".tmp-*"):
@@ -170,7 +187,12 @@ class Cache:
         return [p for p in self.directory.iterdir() if p.name.endswith(SUFFIX)]
 
 
-def _touch(path: Path) -> None:
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def _touch(path: str) -> None:
     """Mark an entry used now, to the nanosecond (file times alone are coarser)."""
     now = time.time_ns()
     os.utime(path, ns=(now, now))

@@ -2,7 +2,8 @@
 
 The key of a node is its event's code digest plus the digests of the keyword arguments and,
 when the event receives it, `previous_result` (see `pointy_engine.cache.fingerprint`). A hit
-settles the node in the state "cached" with the original duration; a miss remembers the key so
+settles the node in the state "cached" with the original duration and when it ran, on the
+node's result and on its record (`Record.origin`); a miss remembers the key so
 that a success can be stored. A value or code that cannot be hashed marks the node "not
 cacheable" in `NodeResult.cache_note` and the node simply runs.
 """
@@ -13,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from ..cache import Cache, NotCacheable, code_digest, value_digest
+from ..cache import Cache
+from ..cache.fingerprint import NotCacheable, code_digest, value_digest
 from ..invoke import CLASS, Attempt
 from ..plan import Task
+from ..records import CacheOrigin, Record
 from .states import CACHED
 
 if TYPE_CHECKING:
@@ -68,13 +71,19 @@ class RunCache:
             return False
         result = run.nodes[node.id]
         result.state = CACHED
+        result.attempts = 0  # the event did not run
         result.value = entry.value
         result.descriptor = entry.descriptor
         result.duration = entry.duration
         result.cached_at = entry.stored
         result.worker = "cache"
-        result.finished = run._now()
-        run._emit(node.id, node.name, 0, CACHED, "cache", None, entry.descriptor)
+        result.finished = now = run._now()
+        origin = CacheOrigin(entry.duration, entry.stored)
+        run._publish(
+            Record(
+                run.id, node.id, node.name, 0, CACHED, now, "cache", None, entry.descriptor, origin
+            )
+        )
         if task.settings.stop_on_success:
             run._stop("success")
         run._ready.append((parent.child_done, (run, slot, True, entry.value, entry.descriptor)))

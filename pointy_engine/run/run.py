@@ -28,14 +28,13 @@ from ..graph import Block, Graph, Node, Parallel, Sequence, iter_nodes
 from ..invoke import Attempt, EventReturnedFailure, invoke, invoke_captured
 from ..observers import RunObservers, run_observers
 from ..plan import Plan, Task
-from ..records import ErrorInfo, Listener, Record, RecordStream
+from ..records import CacheOrigin, ErrorInfo, Listener, Record, RecordStream
 from ..remote import RemoteValue
-from .cached import RunCache
 from .frames import BranchFrame, Frame, ParallelFrame, RootFrame, SequenceFrame
 from .rerun import GOOD as _GOOD
 from .rerun import downstream, kept_results
-from .stale import redefined
 from .states import (
+    CACHED,
     CANCELLED,
     FAILED,
     PENDING,
@@ -135,7 +134,11 @@ class Run:
         self._clock = clock or SystemClock()
         self._stop_on_error = stop_on_error
         self._stop_on_exception = stop_on_exception
-        self._reuse = reuse or {}
+        # Results a re-run keeps, until the loop reaches them. Their nodes show them from the start
+        # (a re-run's picture never shows a kept step as pending), and get their record then.
+        self._reuse = dict(reuse or {})
+        for node_id, kept in self._reuse.items():
+            _copy_result(self.nodes[node_id], kept)
         self._own_executors = own_executors
         self._capture = capture_output
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -160,8 +163,13 @@ class Run:
         self._thread: threading.Thread | None = None
         self._loop_thread_name = ""
         self._stale: set[str] = set()  # nodes whose event was redefined since (see mark_stale)
+        self._redefined_in: Mapping[str, Any] | None = None  # where mark_stale found them
         self.cache = as_cache(cache)
-        self._cache = RunCache(self.cache) if self.cache is not None else None
+        self._cache = None
+        if self.cache is not None:
+            from .cached import RunCache  # with the hashing: only a run with a cache needs it
+
+            self._cache = RunCache(self.cache)
         self._observers = run_observers if observers is None else observers
         self._observers.announce(self)  # last: observers see a complete run
 
@@ -248,11 +256,15 @@ class Run:
     def mark_stale(self, events: Mapping[str, Any]) -> set[str]:
         """Compare `events` (a namespace) with the events this run used: the nodes whose event
         changed and their downstream become stale. Returns the nodes that newly became stale."""
+        from .stale import redefined  # code digests: loaded by the first check, not by import
+
         fresh: set[str] = set()
         for node_id in redefined(self.plan, events):
             fresh |= downstream(self.graph, node_id)
         fresh -= self._stale
         self._stale |= fresh
+        if self._stale:
+            self._redefined_in = events
         return fresh
 
     def cancel(self) -> None:
@@ -274,8 +286,12 @@ class Run:
         the stale nodes (see `mark_stale`) and what depends on them.
 
         Nodes that are not re-run keep their recorded state and value; pass `plan` to run
-        with re-resolved events (a notebook redefines them). Start it with `.start()`.
+        with re-resolved events (a notebook redefines them). `"stale"` without a `plan` binds
+        the events anew from the namespace `mark_stale` found the redefinitions in, so the
+        stale nodes run their new code. Start it with `.start()`.
         """
+        if plan is None and mode == "stale" and self._redefined_in is not None:
+            plan = self.plan.rebound(self._redefined_in)
         plan = plan or self.plan
         if self._own_executors and plan.executors is self.plan.executors:
             plan = plan.with_executors(plan.executors.fresh())  # ours were shut down at the end
@@ -385,7 +401,7 @@ class Run:
             return
         kind = type(block)
         if kind is Node:
-            reused = self._reuse.get(block.id)
+            reused = self._reuse.pop(block.id, None)
             if reused is not None:
                 self._reuse_result(block, reused, parent, slot)
                 return
@@ -550,22 +566,31 @@ class Run:
         self._submit(task, parent, slot, previous, attempt)
 
     def _reuse_result(self, node: Node, reused: NodeResult, parent: Frame, slot: int) -> None:
-        result = self.nodes[node.id]
-        for name in NodeResult.__slots__:
-            setattr(result, name, getattr(reused, name))
-        self._emit(
-            node.id,
-            node.name,
-            reused.attempts,
-            reused.state,
-            reused.worker,
-            reused.error,
-            reused.descriptor,
-        )
+        self._record_kept(node.id, node.name, reused)
         ok = reused.state in _GOOD
         if ok and self.plan.tasks[node.id].settings.stop_on_success:
             self._stop("success")  # as it did when it ran
         self._ready.append((parent.child_done, (self, slot, ok, reused.value, reused.descriptor)))
+
+    def _record_kept(self, node_id: str, event: str, reused: NodeResult) -> None:
+        """The record of a result a re-run keeps (its NodeResult holds it since __init__)."""
+        origin = None
+        if reused.state == CACHED and reused.duration is not None and reused.cached_at is not None:
+            origin = CacheOrigin(reused.duration, reused.cached_at)
+        self._publish(
+            Record(
+                self.id,
+                node_id,
+                event,
+                reused.attempts,
+                reused.state,
+                self._now(),
+                reused.worker,
+                reused.error,
+                reused.descriptor,
+                origin,
+            )
+        )
 
     def _skip(self, block: Block) -> None:
         for node in iter_nodes(block):
@@ -589,6 +614,11 @@ class Run:
                 self._emit(result.id, result.event, result.attempts, CANCELLED)
 
     def _finish(self, crash: ErrorInfo | None = None) -> None:
+        # Kept results the loop never reached (the re-run stopped or was cancelled first) are
+        # still this run's, as they were: recorded here, so every listener sees each node end.
+        for node_id, kept in self._reuse.items():
+            self._record_kept(node_id, kept.event, kept)
+        self._reuse.clear()
         for result in self.nodes.values():
             if result.state == PENDING:
                 result.state = SKIPPED
@@ -641,6 +671,11 @@ class Run:
         from ..telemetry.timeline import Timeline
 
         return Timeline.of(self)
+
+
+def _copy_result(result: NodeResult, kept: NodeResult) -> None:
+    for name in NodeResult.__slots__:
+        setattr(result, name, getattr(kept, name))
 
 
 __all__ = ["NodeResult", "Outcome", "Run"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..cache import code_digest
-from ..cache.fingerprint import NotCacheable
+from ..cache.fingerprint import NotCacheable, code_digest
 from ..events import FunctionEvent
 from ..plan import Plan
 

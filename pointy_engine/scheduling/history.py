@@ -78,6 +78,9 @@ def row_of(run: Run, started: float, ended: float) -> tuple[Any, ...]:
         key: {"state": result.state, "attempts": result.attempts, "duration": result.duration}
         for key, result in run.nodes.items()
     }
+    for key, result in run.nodes.items():
+        if result.state == "cached":  # not a run of the event: its duration is from then
+            nodes[key]["computed"] = result.cached_at
     return (
         run.id,
         run.name or "",

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ..records import Record
 
-FINISHED = frozenset({"succeeded", "failed", "retrying", "cancelled"})
+FINISHED = frozenset({"succeeded", "failed", "retrying", "cancelled", "cached"})
 
 
 class Attempt(NamedTuple):
@@ -21,8 +21,8 @@ class Attempt(NamedTuple):
     node: str
     event: str
     attempt: int
-    state: str  # succeeded, failed, retrying (failed and retried), cancelled, running
-    started: float | None  # epoch seconds; None for a result reused by a re-run
+    state: str  # succeeded, failed, retrying (failed and retried), cancelled, running, cached
+    started: float | None  # epoch seconds; None for a reused result or a cache hit (not run)
     finished: float | None  # None while running
     wait: float
     worker: str
@@ -40,7 +40,7 @@ class Attempt(NamedTuple):
 
 def executor_of(worker: str) -> str:
     """The kind of pool a worker string names (see Record.worker)."""
-    if not worker:
+    if not worker or worker == "cache":  # a cache hit ran nowhere
         return ""
     if worker.startswith("pid:"):
         return "process"
@@ -56,8 +56,8 @@ def fold_attempts(records: Iterable[Record]) -> list[Attempt]:
     last_end: dict[str, float] = {}
     for record in records:
         node = record.node
-        if not node or record.attempt == 0:
-            continue
+        if not node or (record.attempt == 0 and record.state != "cached"):
+            continue  # run records, and nodes that were skipped (a cache hit is a row)
         state = record.state
         if state == "running":
             ended = last_end.get(node)
@@ -79,7 +79,7 @@ def fold_attempts(records: Iterable[Record]) -> list[Attempt]:
         if index is None:
             if state == "failed" and node in last_end:
                 continue  # a stopped run confirming a waiting retry's last failure
-            # A result reused by a re-run: it ended here without running.
+            # A result reused by a re-run, or taken from the cache: it ended here without running.
             attempts.append(
                 Attempt(
                     record.run_id, node, record.event, record.attempt, state, None, record.time,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .store import RunEntry
 
 NODE_STATES = ("pending", "running", "retrying", "succeeded", "failed", "skipped", "cancelled")
+NODE_STATES += ("cached",)  # taken from the cache: a row of its own, not a run of the event
 RUN_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
 EXECUTORS = ("inline", "thread", "process", "dask", "")
 

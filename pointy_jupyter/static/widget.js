@@ -731,7 +731,10 @@ function render({ model, el }) {
     badge.dataset.state = d.state;
     const facts = [];
     if (d.attempts) facts.push(`${d.attempts} attempt${d.attempts === 1 ? "" : "s"}`);
-    if (d.duration !== null && d.duration !== undefined) facts.push(formatDuration(d.duration));
+    if (d.duration !== null && d.duration !== undefined) {
+      // A cache hit's duration is what the event took when its value was computed.
+      facts.push(d.state === "cached" ? `took ${formatDuration(d.duration)} when it ran` : formatDuration(d.duration));
+    }
     const heads = ctx ? ctx.arms.filter((arm) => arm.headStep === d.node) : [];
     if (heads.length && d.descriptor !== null && d.descriptor !== undefined) facts.push(`took arm ${d.descriptor}`);
     html("span", "pointy-facts", head, facts.join(" · "));
@@ -743,11 +746,13 @@ function render({ model, el }) {
         root.dispatchEvent(new CustomEvent("pointy:goto-definition", { bubbles: true, composed: true, detail: { name: d.node } }));
       });
     }
-    if (d.worker) html("div", "pointy-where", detail, ranWhere(d.worker));
+    if (d.where) html("div", "pointy-where", detail, d.where); // said by Python: a cache hit
+    else if (d.worker) html("div", "pointy-where", detail, ranWhere(d.worker));
     section("Value", d.value, "pointy-value", true);
     section("Error", d.error, "pointy-error", false);
     section("Traceback", d.traceback, "pointy-traceback", true);
     section("Output", d.output, "pointy-output", true);
+    section("Cache", d.cache, "pointy-cache-note", false);
   }
 
   function target(event) {
