@@ -19,9 +19,15 @@ if TYPE_CHECKING:
     from .publishers.base import MetricsPublisher
 
 
-def monitor_events(publishers: Iterable[MetricsPublisher] | None = None) -> None:
-    """Collect every run from now on (a no-op when already on), and feed `publishers`."""
-    store.start(publishers)
+def monitor_events(
+    publishers: Iterable[MetricsPublisher] | None = None, *, interval: float | None = None
+) -> None:
+    """Collect every run from now on (a no-op when already on), and feed `publishers`.
+
+    Publishers get each run's attempts off the run's path, every `interval` seconds (1.0 by
+    default) and when `telemetry_store.flush()` is called.
+    """
+    store.start(publishers, interval)
 
 
 def _events() -> list[EventMetrics]:

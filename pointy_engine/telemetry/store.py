@@ -65,19 +65,33 @@ class TelemetryStore:
     def collecting(self) -> bool:
         return self.observe in self._observers
 
-    def start(self, publishers: Iterable[MetricsPublisher] | None = None) -> None:
-        """Collect every run from now on (a no-op when already on); add `publishers`."""
+    def start(
+        self,
+        publishers: Iterable[MetricsPublisher] | None = None,
+        interval: float | None = None,
+    ) -> None:
+        """Collect every run from now on (a no-op when already on); add `publishers`.
+
+        Publishers are fed every `interval` seconds (default 1.0) from the records kept here,
+        and at once on `flush()`; a run never waits on them.
+        """
         publishers = list(publishers or ())
+        if interval is not None and not interval > 0:
+            raise ValueError(
+                f"monitor_events: interval must be a positive number of seconds, not {interval!r}"
+            )
         if publishers:
             if self._dispatcher is None:
-                from .publishers.dispatch import Dispatcher
+                from .publishers.dispatch import DEFAULT_INTERVAL, Dispatcher
 
-                self._dispatcher = Dispatcher()
+                self._dispatcher = Dispatcher(interval or DEFAULT_INTERVAL)
+            elif interval is not None:
+                self._dispatcher.interval = interval
             self._dispatcher.add(publishers)
         self._observers.add(self.observe)
 
     def stop(self) -> None:
-        """Stop collecting; publishers get what was already queued, then their thread ends."""
+        """Stop collecting; publishers get what was already recorded, then their thread ends."""
         self._observers.remove(self.observe)
         dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None:
@@ -98,7 +112,7 @@ class TelemetryStore:
             self._dispatcher.follow(run, entry)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until the publishers have been handed every queued record."""
+        """Wait until the publishers have been handed every record kept so far."""
         return self._dispatcher.flush(timeout) if self._dispatcher is not None else True
 
     @property
