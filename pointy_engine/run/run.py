@@ -625,5 +625,12 @@ class Run:
 
         return Timeline.of(self)
 
+    @property
+    def critical_path(self) -> Any:
+        """The steps that set when the run ended, from its graph, as a DataFrame."""
+        from ..telemetry.critical import critical_path_frame
+
+        return critical_path_frame(self.stream.records, self.graph)
+
 
 __all__ = ["NodeResult", "Outcome", "Run"]

@@ -16,6 +16,7 @@ from .store import telemetry_store as store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..run import Run
     from .publishers.base import MetricsPublisher
 
 
@@ -141,6 +142,11 @@ def retry_stats() -> pd.DataFrame:
     )
     stats["total_wait"] = waits.reindex(stats.index).fillna(0.0).astype("float64")
     return stats.sort_values("retries", ascending=False)
+
+
+def critical_path(run: Run) -> pd.DataFrame:
+    """The steps that set when `run` ended, from its graph (the same as `run.critical_path`)."""
+    return run.critical_path
 
 
 def failed_network_ops() -> pd.DataFrame:
