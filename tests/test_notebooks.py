@@ -15,7 +15,11 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 
 def test_there_are_example_notebooks() -> None:
-    assert [path.name for path in NOTEBOOKS] == ["01-tour.ipynb", "04-scheduling.ipynb"]
+    assert [path.name for path in NOTEBOOKS] == [
+        "01-tour.ipynb",
+        "02-telemetry.ipynb",
+        "04-scheduling.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
