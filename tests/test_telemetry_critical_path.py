@@ -59,8 +59,8 @@ def test_the_path_follows_the_graph_not_whatever_ended_just_before():
     links = [line for line in root.iter(f"{SVG}line") if line.get("class")]
     # A (lane t1) ends at 1 s, B (lane t2) starts at 3 s; B to D goes back to lane t1 at 4 s.
     assert [(line.get("x1"), line.get("x2")) for line in links] == [
-        ("268.8", "506.4"),
-        ("625.2", "625.2"),
+        ("266.0", "498.0"),
+        ("614.0", "614.0"),
     ]
 
 

@@ -113,3 +113,22 @@ def test_an_empty_run_has_an_empty_timeline():
         "critical_steps": [],
     }
     assert ET.fromstring(Timeline(timeline_layout([]), "nothing").to_svg()).tag == f"{SVG}svg"
+
+
+def test_instant_attempts_in_a_row_are_set_side_by_side_so_none_is_hidden():
+    from pointy_engine.records import Record
+
+    records = [Record("r1", "", "", 0, "running", 0.0, "")]
+    for node, state, at in (("A", "succeeded", 0.0), ("B", "failed", 0.0), ("C", "succeeded", 0.0),
+                            ("Long", "succeeded", 10.0)):  # fmt: skip
+        records.append(Record("r1", node, node, 1, "running", at, "MainThread"))
+        records.append(Record("r1", node, node, 1, state, at + (1.0 if node == "Long" else 0.0),
+                              "MainThread"))  # fmt: skip
+    root = ET.fromstring(Timeline(timeline_layout(records), "instants").to_svg())
+    rects = {r.get("data-node"): r for r in root.iter(f"{SVG}rect") if r.get("data-node")}
+    assert [(n, rects[n].get("x"), rects[n].get("width")) for n in "ABC"] == [
+        ("A", "150.0", "6.0"),
+        ("B", "157.0", "6.0"),  # one pixel apart, not drawn over A
+        ("C", "162.0", "6.0"),  # at most two widths past where it fell
+    ]
+    assert rects["Long"].get("x") == "677.3"  # a bar with a real width stays where it is

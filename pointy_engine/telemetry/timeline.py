@@ -152,6 +152,7 @@ class Timeline:
     LABEL = 150
     WIDTH = 760
     TOP = 56  # title, critical path line and legend above the lanes
+    MIN_BAR = 6.0  # px
 
     def __init__(self, layout: dict[str, Any], title: str = "") -> None:
         self.layout = layout
@@ -172,7 +173,7 @@ class Timeline:
 
     def _x(self, seconds: float) -> float:
         span = self.layout["end"] or 1.0
-        return self.LABEL + (self.WIDTH - self.LABEL - 16) * seconds / span
+        return self.LABEL + (self.WIDTH - self.LABEL - 30) * seconds / span  # room for instants
 
     def _lane_middle(self, lane: int) -> float:
         return self.TOP + lane * self.LANE + self.LANE / 2
@@ -207,8 +208,8 @@ class Timeline:
             )
             x += 24 + 6.2 * len(state)
         parts.append(
-            f'<rect x="{x:.0f}" y="39" width="10" height="10" fill="#ffffff" '
-            f'style="stroke: {_STRONG}" stroke-width="2"/>'
+            f'<rect x="{x:.0f}" y="39" width="10" height="10" fill="none" '
+            f'style="stroke: {_STRONG}" stroke-width="1.5"/>'
             f'<text x="{x + 14:.0f}" y="48" {text}>on the critical path</text>'
         )
         x += 24 + 6.2 * len("on the critical path")
@@ -234,8 +235,9 @@ class Timeline:
                 f"{text}>{_seconds(tick)}</text>"
             )
         parts.extend(self._critical_links(steps))
+        right: dict[int, float] = {}  # lane -> right edge of the last bar drawn in it
         for bar in layout["bars"]:
-            parts.append(self._bar(bar, bar["node"] in critical))
+            parts.append(self._bar(bar, bar["node"] in critical, right))
         for wait in layout["waits"]:
             y = self._lane_middle(wait["lane"])
             x0, x1 = self._x(wait["start"]), self._x(wait["end"])
@@ -257,11 +259,19 @@ class Timeline:
         parts.append("</svg>")
         return "".join(parts)
 
-    def _bar(self, bar: dict[str, Any], on_path: bool) -> str:
-        y = self.TOP + bar["lane"] * self.LANE + 3
+    def _bar(self, bar: dict[str, Any], on_path: bool, right: dict[int, float]) -> str:
+        lane = bar["lane"]
+        y = self.TOP + lane * self.LANE + 3
         x0, x1 = self._x(bar["start"]), self._x(bar["end"])
-        width = max(x1 - x0, 1.5)
-        stroke = f' style="stroke: {_STRONG}" stroke-width="2"' if on_path else ""
+        # An instant attempt still shows its state's colour (its tooltip has the exact time);
+        # instants in a row are set side by side, up to two widths past where they fell, so
+        # a failure between two successes is not hidden under them.
+        width = max(x1 - x0, self.MIN_BAR)
+        before = right.get(lane)
+        if before is not None and x0 < before + 1 and x1 - x0 < self.MIN_BAR:
+            x0 = min(before + 1, x0 + 2 * self.MIN_BAR)
+        right[lane] = x0 + width
+        stroke = f' style="stroke: {_STRONG}" stroke-width="1.5"' if on_path else ""
         tip = f"{bar['event']} attempt {bar['attempt']}: {bar['state']}, "
         tip += f"{bar['end'] - bar['start']:.3f} s"
         if bar["error"]:
