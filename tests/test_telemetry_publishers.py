@@ -434,6 +434,26 @@ def test_a_long_run_is_published_while_it_runs():
         store.stop()
 
 
+def test_a_run_younger_than_the_interval_is_left_alone_until_it_ends():
+    seen = Seen()
+    release = threading.Event()
+    store, observers = fresh_store()
+    store.start([seen], interval=0.5)
+    try:
+        run = make_run(
+            "A -> B", {"A": lambda: 1, "B": lambda: release.wait(WAIT)}, observers=observers
+        ).start(background=True)
+        assert not seen.batch.wait(0.2)  # A finished, but the run is young and still running
+        assert seen.seen == []
+        release.set()
+        run.wait(WAIT)
+        assert seen.batch.wait(WAIT)  # the next pass after its end, no flush needed
+        assert seen.seen == [("A", "succeeded"), ("B", "succeeded")]
+    finally:
+        release.set()
+        store.stop()
+
+
 def test_a_run_dropped_before_it_started_is_let_go():
     store, observers = fresh_store()
     store.start([Seen()])
@@ -446,7 +466,7 @@ def test_a_run_dropped_before_it_started_is_let_go():
         store.stop()
 
 
-@pytest.mark.parametrize("interval", [0, -1.0])
+@pytest.mark.parametrize("interval", [0, -1.0, "1s", True])
 def test_an_interval_that_is_not_positive_is_refused(interval):
     store, _ = fresh_store()
     message = f"monitor_events: interval must be a positive number of seconds, not {interval!r}"

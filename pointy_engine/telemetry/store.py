@@ -76,7 +76,9 @@ class TelemetryStore:
         and at once on `flush()`; a run never waits on them.
         """
         publishers = list(publishers or ())
-        if interval is not None and not interval > 0:
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0
+        ):
             raise ValueError(
                 f"monitor_events: interval must be a positive number of seconds, not {interval!r}"
             )

@@ -4,15 +4,16 @@ The store already keeps each run's own record list. The publishing thread reads 
 to those lists since its last pass, every `interval` seconds (and at once on `flush()`), turns
 finished attempts into `EventMetrics` (and a finished run's network operations into
 `NetworkMetrics`), hands them to every publisher in batches, then calls `flush()`. No listener
-is attached to the run, so the loop thread never waits on telemetry, and a pass rarely falls in
-the middle of a short run: its records are published within `interval` of its end. A publisher
-that raises is counted per batch and logged once, never retried into the run.
+is attached to the run, so the loop thread never waits on telemetry; a run shorter than
+`interval` is left alone until it ended, a longer one is published every `interval` as it
+runs. A publisher that raises is counted per batch and logged once, never retried into it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -34,14 +35,23 @@ DEFAULT_INTERVAL = 1.0  # seconds between passes: how stale a scraped metric can
 class _Followed:
     """A run being published: how far its record list was read, and its open attempts."""
 
-    __slots__ = ("cursor", "ended", "entry", "open", "run")
+    __slots__ = ("cursor", "ended", "entry", "open", "run", "since")
 
     def __init__(self, run: Run, entry: RunEntry) -> None:
         self.entry = entry
+        self.since = time.monotonic()
         self.run = weakref.ref(run)  # a run dropped before it ended is let go, not polled forever
         self.cursor = 0
         self.open: dict[str, Record] = {}  # node -> its running record
         self.ended: dict[str, float] = {}  # node -> end of its last attempt
+
+
+def _finished(records: list[Record]) -> bool:
+    """Whether the run's last record is its end (a run-level record other than running)."""
+    if not records:
+        return False
+    last = records[-1]
+    return not last.node and last.state != "running"
 
 
 class Dispatcher:
@@ -105,19 +115,29 @@ class Dispatcher:
                 self._incoming = []
                 waiting, self._waiting = self._waiting, []
                 stopping = self._stopping
-            self._pass()
+            self._pass(everything=bool(waiting) or stopping)
             for done in waiting:
                 done.set()
             if stopping:
                 return
 
-    def _pass(self) -> None:
+    def _pass(self, everything: bool) -> None:
+        """Publish what was recorded since the last pass.
+
+        A run that is still running and began less than `interval` ago waits for the next pass
+        (unless `everything`, on flush and close): a run shorter than the interval is published
+        after it ended, never sharing the interpreter with this thread while it runs.
+        """
         events: list[EventMetrics] = []
         network: list[NetworkMetrics] = []
         ended: list[tuple[str, str, float]] = []
         still: list[_Followed] = []
+        young = time.monotonic() - self.interval
         for followed in self._followed:
             records = followed.entry.records
+            if not everything and followed.since > young and not _finished(records):
+                still.append(followed)
+                continue
             end = len(records)  # the loop thread only appends: this prefix is complete
             new = records[followed.cursor : end]
             followed.cursor = end
