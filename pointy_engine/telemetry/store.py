@@ -20,6 +20,7 @@ from ..observers import RunObservers, run_observers
 from ..records import Record
 
 if TYPE_CHECKING:
+    from ..graph import Graph
     from ..run import Run
     from .publishers.base import MetricsPublisher
     from .publishers.dispatch import Dispatcher
@@ -30,7 +31,7 @@ DEFAULT_LIMIT = 1_000
 class RunEntry:
     """What telemetry keeps of one run."""
 
-    __slots__ = ("name", "network_ops", "nodes", "records", "run_id", "tags")
+    __slots__ = ("graph", "name", "network_ops", "records", "run_id", "tags")
 
     def __init__(self, run: Run) -> None:
         self.run_id: str = run.id
@@ -38,9 +39,12 @@ class RunEntry:
         self.tags: dict[str, str] = dict(run.tags)
         self.records: list[Record] = run.stream.records  # the run's own list, not a copy
         self.network_ops: list[Any] = getattr(run, "network_ops", [])
-        self.nodes: tuple[tuple[str, str], ...] = tuple(
-            (node.id, node.name) for node in run.graph.nodes
-        )
+        self.graph: Graph = run.graph  # immutable and shared by the runs of one flow
+
+    @property
+    def nodes(self) -> tuple[tuple[str, str], ...]:
+        """(node id, event name) in graph order; worked out when read, not per run."""
+        return tuple((node.id, node.name) for node in self.graph.nodes)
 
 
 class TelemetryStore:
