@@ -17,6 +17,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 def test_there_are_example_notebooks() -> None:
     assert [path.name for path in NOTEBOOKS] == [
         "01-tour.ipynb",
+        "02-telemetry.ipynb",
         "03-batch-and-dask.ipynb",
         "04-scheduling.ipynb",
         "05-iterate.ipynb",

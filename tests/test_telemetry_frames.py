@@ -191,6 +191,25 @@ def test_the_seed_functions_keep_their_names_and_meaning(monkeypatch):
     assert stats.to_dict("index") == {"Fetch": {"retries": 2, "nodes": 1, "total_wait": 1.5}}
 
 
+def test_retry_counts_take_each_run_once_and_skip_results_a_rerun_reused(monkeypatch):
+    store, observers = fresh_store()
+    monkeypatch.setattr(api, "store", store)
+    store.start()
+    first = mixed_run(observers=observers)
+    mixed_run(observers=observers)
+    rerun = first.rerun("failed").start()  # Fetch's result is reused, not retried again
+    assert rerun.nodes["Fetch"].state == "succeeded"
+    assert telemetry.get_retry_stats() == {
+        "total_retries": 4,
+        "events_with_retries": 2,
+        "max_retries": 2,
+        "by_event": {"Fetch": 4},
+    }
+    stats = telemetry.retry_stats()
+    assert stats.to_dict("index") == {"Fetch": {"retries": 4, "nodes": 2, "total_wait": 3.0}}
+    assert str(stats["nodes"].dtype) == "int64"
+
+
 def test_network_ops_are_read_from_the_run(monkeypatch):
     from pointy_engine.network import NetworkOp
 

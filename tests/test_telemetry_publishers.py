@@ -4,15 +4,17 @@ local server that records each request."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import re
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from engine_support import WAIT, run_flow
+from engine_support import WAIT, make_run, run_flow
 from telemetry_support import fresh_store, mixed_run
 
 from pointy_engine.telemetry import (
@@ -368,3 +370,106 @@ def test_a_composite_feeds_every_publisher_even_when_one_fails():
         ("Check", "failed"),
         ("Alert", "succeeded"),
     ]
+
+
+# ----- how publishing stays off the run's path ---------------------------------------------
+
+
+class Seen(MetricsPublisher):
+    """Keeps (node, state) of each attempt; `batch` is set at the end of every batch."""
+
+    def __init__(self):
+        self.seen = []
+        self.batch = threading.Event()
+
+    def publish_event_metrics(self, metrics):
+        self.seen.append((metrics.task_id, metrics.status))
+
+    def publish_network_metrics(self, metrics):
+        pass
+
+    def flush(self):
+        self.batch.set()
+
+
+def test_publishing_attaches_nothing_to_the_run():
+    store, observers = fresh_store()
+    store.start([Seen()])
+    try:
+        run = run_flow("A -> B", {"A": lambda: 1, "B": lambda: 2}, observers=observers)
+        assert run.stream.listeners == ()  # the publishing thread reads the kept records
+    finally:
+        store.stop()
+
+
+def test_publishers_get_a_run_within_the_interval_without_a_flush():
+    seen = Seen()
+    store, observers = fresh_store()
+    store.start([seen], interval=0.02)
+    try:
+        run_flow("A -> B", {"A": lambda: 1, "B": lambda: 2}, observers=observers)
+        assert seen.batch.wait(WAIT)
+        assert seen.seen == [("A", "succeeded"), ("B", "succeeded")]
+    finally:
+        store.stop()
+
+
+def test_a_long_run_is_published_while_it_runs():
+    seen = Seen()
+    release = threading.Event()
+    store, observers = fresh_store()
+    store.start([seen], interval=0.02)
+    try:
+        run = make_run(
+            "A -> B", {"A": lambda: 1, "B": lambda: release.wait(WAIT)}, observers=observers
+        ).start(background=True)
+        assert seen.batch.wait(WAIT)
+        assert seen.seen == [("A", "succeeded")]  # B is still running
+        release.set()
+        run.wait(WAIT)
+        assert store.flush(WAIT)
+        assert seen.seen == [("A", "succeeded"), ("B", "succeeded")]
+    finally:
+        release.set()
+        store.stop()
+
+
+def test_a_run_younger_than_the_interval_is_left_alone_until_it_ends():
+    seen = Seen()
+    release = threading.Event()
+    store, observers = fresh_store()
+    store.start([seen], interval=0.5)
+    try:
+        run = make_run(
+            "A -> B", {"A": lambda: 1, "B": lambda: release.wait(WAIT)}, observers=observers
+        ).start(background=True)
+        assert not seen.batch.wait(0.2)  # A finished, but the run is young and still running
+        assert seen.seen == []
+        release.set()
+        run.wait(WAIT)
+        assert seen.batch.wait(WAIT)  # the next pass after its end, no flush needed
+        assert seen.seen == [("A", "succeeded"), ("B", "succeeded")]
+    finally:
+        release.set()
+        store.stop()
+
+
+def test_a_run_dropped_before_it_started_is_let_go():
+    store, observers = fresh_store()
+    store.start([Seen()])
+    try:
+        make_run("A", {"A": lambda: 1}, observers=observers)  # never started, not kept
+        gc.collect()
+        assert store.flush(WAIT)
+        assert store._dispatcher._followed == []
+    finally:
+        store.stop()
+
+
+@pytest.mark.parametrize("interval", [0, -1.0, "1s", True])
+def test_an_interval_that_is_not_positive_is_refused(interval):
+    store, _ = fresh_store()
+    message = f"monitor_events: interval must be a positive number of seconds, not {interval!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        store.start([Seen()], interval=interval)
+    assert not store.collecting

@@ -73,7 +73,7 @@ def test_the_static_svg_draws_every_bar_wait_and_the_critical_path(tmp_path):
     timeline = run.timeline()
     assert repr(timeline) == "<Timeline 'Nightly': 6 attempts on 2 workers, 1.700 s>"
     root = ET.fromstring(timeline._repr_svg_())
-    rects = root.findall(f"{SVG}rect")
+    rects = [r for r in root.iter(f"{SVG}rect") if r.get("data-node")]
     assert [(r.get("data-node"), r.get("data-state")) for r in rects] == [
         ("Fetch", "retrying"),
         ("Fetch", "retrying"),
@@ -82,11 +82,14 @@ def test_the_static_svg_draws_every_bar_wait_and_the_critical_path(tmp_path):
         ("Check", "failed"),
         ("Alert", "succeeded"),
     ]
-    assert all(r.get("stroke") == "#222" for r in rects)  # every node is on the critical path
+    assert [r.get("data-critical") for r in rects] == ["true"] * 6  # a chain: all of it
     assert rects[3].find(f"{SVG}title").text == (
-        "Slowpoke attempt 1: failed, 0.200 s (TimeoutError: event 'Slowpoke' timed out after 0.2 s)"
+        "Slowpoke attempt 1: failed, 0.200 s (TimeoutError: event 'Slowpoke' timed out after "
+        "0.2 s), on the critical path"
     )
-    waits = root.findall(f"{SVG}line")
+    summary = root.find(f"{SVG}text[@class='pointy-critical-summary']")
+    assert summary.text == "critical path (1.7 s): Fetch → Slowpoke → Check → Alert"
+    waits = [line for line in root.iter(f"{SVG}line") if line.get("data-wait")]
     assert [w.find(f"{SVG}title").text for w in waits] == [
         "waited 0.500 s before retrying",
         "waited 1.000 s before retrying",
@@ -107,5 +110,25 @@ def test_an_empty_run_has_an_empty_timeline():
         "bars": [],
         "waits": [],
         "critical_path": [],
+        "critical_steps": [],
     }
     assert ET.fromstring(Timeline(timeline_layout([]), "nothing").to_svg()).tag == f"{SVG}svg"
+
+
+def test_instant_attempts_in_a_row_are_set_side_by_side_so_none_is_hidden():
+    from pointy_engine.records import Record
+
+    records = [Record("r1", "", "", 0, "running", 0.0, "")]
+    for node, state, at in (("A", "succeeded", 0.0), ("B", "failed", 0.0), ("C", "succeeded", 0.0),
+                            ("Long", "succeeded", 10.0)):  # fmt: skip
+        records.append(Record("r1", node, node, 1, "running", at, "MainThread"))
+        records.append(Record("r1", node, node, 1, state, at + (1.0 if node == "Long" else 0.0),
+                              "MainThread"))  # fmt: skip
+    root = ET.fromstring(Timeline(timeline_layout(records), "instants").to_svg())
+    rects = {r.get("data-node"): r for r in root.iter(f"{SVG}rect") if r.get("data-node")}
+    assert [(n, rects[n].get("x"), rects[n].get("width")) for n in "ABC"] == [
+        ("A", "150.0", "6.0"),
+        ("B", "157.0", "6.0"),  # one pixel apart, not drawn over A
+        ("C", "162.0", "6.0"),  # at most two widths past where it fell
+    ]
+    assert rects["Long"].get("x") == "677.3"  # a bar with a real width stays where it is

@@ -672,6 +672,13 @@ class Run:
 
         return Timeline.of(self)
 
+    @property
+    def critical_path(self) -> Any:
+        """The steps that set when the run ended, from its graph, as a DataFrame."""
+        from ..telemetry.critical import critical_path_frame
+
+        return critical_path_frame(self.stream.records, self.graph)
+
 
 def _copy_result(result: NodeResult, kept: NodeResult) -> None:
     for name in NodeResult.__slots__:

@@ -26,6 +26,7 @@ _EXPORTS = {
     "failed_events": "api",
     "slow_events": "api",
     "retry_stats": "api",
+    "critical_path": "api",
     "failed_network_ops": "api",
     "slow_network_ops": "api",
     "telemetry_store": "store",
@@ -35,6 +36,8 @@ _EXPORTS = {
     "NetworkMetrics": "models",
     "Timeline": "timeline",
     "timeline_layout": "timeline",
+    "critical_steps": "critical",
+    "critical_path_frame": "critical",
     "MetricsPublisher": "publishers.base",
     "CompositePublisher": "publishers.composite",
     "PrometheusPublisher": "publishers.prometheus",
@@ -51,6 +54,7 @@ __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 if TYPE_CHECKING:
     from .api import (
+        critical_path,
         failed_events,
         failed_network_ops,
         get_failed_events,
@@ -68,6 +72,7 @@ if TYPE_CHECKING:
         slow_network_ops,
         summary,
     )
+    from .critical import critical_path_frame, critical_steps
     from .models import EventMetrics, NetworkMetrics
     from .publishers.base import MetricsPublisher
     from .publishers.composite import CompositePublisher

@@ -16,12 +16,19 @@ from .store import telemetry_store as store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..run import Run
     from .publishers.base import MetricsPublisher
 
 
-def monitor_events(publishers: Iterable[MetricsPublisher] | None = None) -> None:
-    """Collect every run from now on (a no-op when already on), and feed `publishers`."""
-    store.start(publishers)
+def monitor_events(
+    publishers: Iterable[MetricsPublisher] | None = None, *, interval: float | None = None
+) -> None:
+    """Collect every run from now on (a no-op when already on), and feed `publishers`.
+
+    Publishers get each run's attempts off the run's path, every `interval` seconds (1.0 by
+    default) and when `telemetry_store.flush()` is called.
+    """
+    store.start(publishers, interval)
 
 
 def _events() -> list[EventMetrics]:
@@ -63,7 +70,7 @@ def get_retry_stats() -> dict[str, Any]:
     """Retries in total, how many event runs needed any, the most any needed, retries by event."""
     per_node: dict[tuple[str, str], tuple[str, int]] = {}  # (run, node) -> (event, retries)
     for m in _events():
-        if m.retry_count:
+        if m.retry_count and m.start_time is not None:  # not a result a re-run reused
             per_node[(m.run_id, m.task_id)] = (m.event_name, m.retry_count)
     by_event: dict[str, int] = {}
     for event, count in per_node.values():
@@ -130,11 +137,16 @@ def retry_stats() -> pd.DataFrame:
     frame = metrics()
     retried = frame[frame["state"] == "retrying"]
     waits = frame[frame["wait"] > 0].groupby("event", observed=True)["wait"].sum()
-    stats = retried.groupby("event", observed=True).agg(
-        retries=("attempt", "size"), nodes=("node", "nunique")
-    )
+    stats = retried.groupby("event", observed=True).agg(retries=("attempt", "size"))
+    # A node that was retried in two runs counts twice: "runs of it that needed a retry".
+    stats["nodes"] = retried.drop_duplicates(["run_id", "node"]).groupby("event").size()
     stats["total_wait"] = waits.reindex(stats.index).fillna(0.0).astype("float64")
     return stats.sort_values("retries", ascending=False)
+
+
+def critical_path(run: Run) -> pd.DataFrame:
+    """The steps that set when `run` ended, from its graph (the same as `run.critical_path`)."""
+    return run.critical_path
 
 
 def failed_network_ops() -> pd.DataFrame:

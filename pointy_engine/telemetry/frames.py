@@ -141,7 +141,16 @@ def runs_frame(entries: Iterable[RunEntry]) -> pd.DataFrame:
         failed = sum(1 for state in states.values() if state == "failed")
         trigger = entry.tags.get("trigger", "rerun" if "rerun_of" in entry.tags else "")
         rows.append(
-            (entry.run_id, status, started, duration, len(entry.nodes), failed, entry.name, trigger)
+            (
+                entry.run_id,
+                status,
+                started,
+                duration,
+                len(entry.graph.nodes),
+                failed,
+                entry.name,
+                trigger,
+            )
         )
     frame = _pd().DataFrame.from_records(rows, columns=list(RUNS_COLUMNS))
     frame = frame.astype({"duration": "float64", "nodes": "int64", "failed": "int64"})

@@ -20,6 +20,7 @@ from ..observers import RunObservers, run_observers
 from ..records import Record
 
 if TYPE_CHECKING:
+    from ..graph import Graph
     from ..run import Run
     from .publishers.base import MetricsPublisher
     from .publishers.dispatch import Dispatcher
@@ -30,7 +31,7 @@ DEFAULT_LIMIT = 1_000
 class RunEntry:
     """What telemetry keeps of one run."""
 
-    __slots__ = ("name", "network_ops", "nodes", "records", "run_id", "tags")
+    __slots__ = ("graph", "name", "network_ops", "records", "run_id", "tags")
 
     def __init__(self, run: Run) -> None:
         self.run_id: str = run.id
@@ -38,9 +39,12 @@ class RunEntry:
         self.tags: dict[str, str] = dict(run.tags)
         self.records: list[Record] = run.stream.records  # the run's own list, not a copy
         self.network_ops: list[Any] = getattr(run, "network_ops", [])
-        self.nodes: tuple[tuple[str, str], ...] = tuple(
-            (node.id, node.name) for node in run.graph.nodes
-        )
+        self.graph: Graph = run.graph  # immutable and shared by the runs of one flow
+
+    @property
+    def nodes(self) -> tuple[tuple[str, str], ...]:
+        """(node id, event name) in graph order; worked out when read, not per run."""
+        return tuple((node.id, node.name) for node in self.graph.nodes)
 
 
 class TelemetryStore:
@@ -65,19 +69,35 @@ class TelemetryStore:
     def collecting(self) -> bool:
         return self.observe in self._observers
 
-    def start(self, publishers: Iterable[MetricsPublisher] | None = None) -> None:
-        """Collect every run from now on (a no-op when already on); add `publishers`."""
+    def start(
+        self,
+        publishers: Iterable[MetricsPublisher] | None = None,
+        interval: float | None = None,
+    ) -> None:
+        """Collect every run from now on (a no-op when already on); add `publishers`.
+
+        Publishers are fed every `interval` seconds (default 1.0) from the records kept here,
+        and at once on `flush()`; a run never waits on them.
+        """
         publishers = list(publishers or ())
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0
+        ):
+            raise ValueError(
+                f"monitor_events: interval must be a positive number of seconds, not {interval!r}"
+            )
         if publishers:
             if self._dispatcher is None:
-                from .publishers.dispatch import Dispatcher
+                from .publishers.dispatch import DEFAULT_INTERVAL, Dispatcher
 
-                self._dispatcher = Dispatcher()
+                self._dispatcher = Dispatcher(interval or DEFAULT_INTERVAL)
+            elif interval is not None:
+                self._dispatcher.interval = interval
             self._dispatcher.add(publishers)
         self._observers.add(self.observe)
 
     def stop(self) -> None:
-        """Stop collecting; publishers get what was already queued, then their thread ends."""
+        """Stop collecting; publishers get what was already recorded, then their thread ends."""
         self._observers.remove(self.observe)
         dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None:
@@ -98,7 +118,7 @@ class TelemetryStore:
             self._dispatcher.follow(run, entry)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until the publishers have been handed every queued record."""
+        """Wait until the publishers have been handed every record kept so far."""
         return self._dispatcher.flush(timeout) if self._dispatcher is not None else True
 
     @property

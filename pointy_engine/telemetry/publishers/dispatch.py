@@ -1,22 +1,25 @@
-"""Feeds publishers off the run's path: runs only enqueue records; one thread does the rest.
+"""Feeds publishers off the run's path: a run pays nothing per record for being published.
 
-The listener attached to a run is the queue's own `put`, so a record costs the run one C call.
-The thread takes what is queued in batches, turns finished attempts into `EventMetrics` (and a
-finished run's network operations into `NetworkMetrics`), hands them to every publisher, then
-calls `flush()`. A publisher that raises is counted per call and logged once, never retried
-into the run.
+The store already keeps each run's own record list. The publishing thread reads what was added
+to those lists since its last pass, every `interval` seconds (and at once on `flush()`), turns
+finished attempts into `EventMetrics` (and a finished run's network operations into
+`NetworkMetrics`), hands them to every publisher in batches, then calls `flush()`. No listener
+is attached to the run, so the loop thread never waits on telemetry; a run shorter than
+`interval` is left alone until it ended, a longer one is published every `interval` as it
+runs. A publisher that raises is counted per batch and logged once, never retried into it.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..attempts import FINISHED, Attempt, executor_of
-from ..models import EventMetrics, NetworkMetrics
+from ..attempts import FINISHED, executor_of
+from ..models import EventMetrics, NetworkMetrics, process_id
 from .base import MetricsPublisher
 
 if TYPE_CHECKING:
@@ -26,17 +29,42 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pointy_engine.telemetry")
 BATCH = 1_000
-_STOP = object()
+DEFAULT_INTERVAL = 1.0  # seconds between passes: how stale a scraped metric can be
+
+
+class _Followed:
+    """A run being published: how far its record list was read, and its open attempts."""
+
+    __slots__ = ("cursor", "ended", "entry", "open", "run", "since")
+
+    def __init__(self, run: Run, entry: RunEntry) -> None:
+        self.entry = entry
+        self.since = time.monotonic()
+        self.run = weakref.ref(run)  # a run dropped before it ended is let go, not polled forever
+        self.cursor = 0
+        self.open: dict[str, Record] = {}  # node -> its running record
+        self.ended: dict[str, float] = {}  # node -> end of its last attempt
+
+
+def _finished(records: list[Record]) -> bool:
+    """Whether the run's last record is its end (a run-level record other than running)."""
+    if not records:
+        return False
+    last = records[-1]
+    return not last.node and last.state != "running"
 
 
 class Dispatcher:
-    def __init__(self) -> None:
+    def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
+        self.interval = interval
         self.publishers: list[MetricsPublisher] = []
         self.failures: dict[str, int] = {}
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._runs: dict[str, RunEntry] = {}
-        self._open: dict[str, dict[str, Record]] = {}  # run -> node -> its running record
-        self._ended: dict[str, dict[str, float]] = {}  # run -> node -> end of its last attempt
+        self._lock = threading.Lock()  # guards the hand-over lists below, never a run
+        self._incoming: list[_Followed] = []
+        self._waiting: list[threading.Event] = []
+        self._stopping = False
+        self._wake = threading.Event()
+        self._followed: list[_Followed] = []  # the publishing thread's own
         self._thread: threading.Thread | None = None
 
     def add(self, publishers: Iterable[MetricsPublisher]) -> None:
@@ -44,21 +72,30 @@ class Dispatcher:
             if publisher not in self.publishers:
                 self.publishers = [*self.publishers, publisher]
         if self._thread is None:
+            self._stopping = False
             self._thread = threading.Thread(target=self._work, name="pointy-telemetry", daemon=True)
             self._thread.start()
 
     def follow(self, run: Run, entry: RunEntry) -> None:
-        self._queue.put(("run", entry))
-        run.add_listener(self._queue.put)
+        with self._lock:
+            self._incoming.append(_Followed(run, entry))
 
     def flush(self, timeout: float | None = None) -> bool:
+        """Wait until a pass has handed the publishers every record recorded so far."""
+        if self._thread is None:
+            return True
         done = threading.Event()
-        self._queue.put(done)
+        with self._lock:
+            self._waiting.append(done)
+        self._wake.set()
         return done.wait(timeout)
 
     def close(self) -> None:
+        """A last pass, then the thread ends and every publisher is closed."""
         if self._thread is not None:
-            self._queue.put(_STOP)
+            with self._lock:
+                self._stopping = True
+            self._wake.set()
             self._thread.join()
             self._thread = None
         for publisher in self.publishers:
@@ -70,77 +107,105 @@ class Dispatcher:
     # ----- the publishing thread ----------------------------------------------------------
 
     def _work(self) -> None:
-        get = self._queue.get
         while True:
-            batch = [get()]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = False
-            waiting: list[threading.Event] = []
-            events: list[EventMetrics] = []
-            network: list[NetworkMetrics] = []
-            ended: list[tuple[str, str, float]] = []
-            for item in batch:
-                if item is _STOP:
-                    stop = True
-                elif isinstance(item, threading.Event):
-                    waiting.append(item)
-                elif type(item) is tuple and item[0] == "run":
-                    self._runs[item[1].run_id] = item[1]
-                else:
-                    self._take(item, events, network, ended)
-            if events or network or ended:
-                for publisher in self.publishers:
-                    self._publish(publisher, events, network, ended)
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self._lock:
+                self._followed.extend(self._incoming)
+                self._incoming = []
+                waiting, self._waiting = self._waiting, []
+                stopping = self._stopping
+            self._pass(everything=bool(waiting) or stopping)
             for done in waiting:
                 done.set()
-            if stop:
+            if stopping:
                 return
+
+    def _pass(self, everything: bool) -> None:
+        """Publish what was recorded since the last pass.
+
+        A run that is still running and began less than `interval` ago waits for the next pass
+        (unless `everything`, on flush and close): a run shorter than the interval is published
+        after it ended, never sharing the interpreter with this thread while it runs.
+        """
+        events: list[EventMetrics] = []
+        network: list[NetworkMetrics] = []
+        ended: list[tuple[str, str, float]] = []
+        still: list[_Followed] = []
+        young = time.monotonic() - self.interval
+        for followed in self._followed:
+            records = followed.entry.records
+            if not everything and followed.since > young and not _finished(records):
+                still.append(followed)
+                continue
+            end = len(records)  # the loop thread only appends: this prefix is complete
+            new = records[followed.cursor : end]
+            followed.cursor = end
+            finished = False
+            for record in new:
+                finished |= self._take(followed, record, events, network, ended)
+                if len(events) >= BATCH:
+                    self._publish_all(events, network, ended)
+                    events, network, ended = [], [], []
+            if not finished and (new or followed.run() is not None):
+                still.append(followed)
+        self._followed = still
+        if events or network or ended:
+            self._publish_all(events, network, ended)
 
     def _take(
         self,
+        followed: _Followed,
         record: Record,
         events: list[EventMetrics],
         network: list[NetworkMetrics],
         ended: list[tuple[str, str, float]],
-    ) -> None:
-        run_id = record.run_id
-        entry = self._runs.get(run_id)
-        pipeline = entry.name if entry is not None else ""
+    ) -> bool:
+        """Turn one record into metrics; True when it ends the run."""
+        entry = followed.entry
         if not record.node:
-            if record.state != "running":  # the run ended: its network calls are all in
-                if entry is not None:
-                    network.extend(NetworkMetrics.from_op(op) for op in list(entry.network_ops))
-                ended.append((run_id, record.state, record.time))
-                self._runs.pop(run_id, None)
-                self._open.pop(run_id, None)
-                self._ended.pop(run_id, None)
-            return
+            if record.state == "running":
+                return False
+            # The run ended: its network calls are all in.
+            network.extend(NetworkMetrics.from_op(op) for op in list(entry.network_ops))
+            ended.append((record.run_id, record.state, record.time))
+            return True
         if record.attempt == 0:
-            return
+            return False
         if record.state == "running":
-            self._open.setdefault(run_id, {})[record.node] = record
-            return
+            followed.open[record.node] = record
+            return False
         if record.state not in FINISHED:
-            return
-        start = self._open.get(run_id, {}).pop(record.node, None)
+            return False
+        start = followed.open.pop(record.node, None)
         if start is None:
-            return  # a reused result or a stopped run's confirmation: nothing ran
-        ended = self._ended.setdefault(run_id, {})
-        previous = ended.get(record.node)
-        ended[record.node] = record.time
+            return False  # a reused result or a stopped run's confirmation: nothing ran
+        previous = followed.ended.get(record.node)
+        followed.ended[record.node] = record.time
         error = record.error
-        attempt = Attempt(
-            run_id, record.node, record.event, record.attempt, record.state, start.time,
-            record.time, start.time - previous if previous is not None else 0.0,
-            record.worker or start.worker, error.type if error else None,
-            error.message if error else None, record.descriptor,
-            "inline" if start.worker else executor_of(record.worker),
+        worker = record.worker or start.worker
+        executor = "inline" if start.worker else executor_of(worker)
+        # Built field by field, not through an Attempt: this runs once per attempt published.
+        events.append(
+            EventMetrics(
+                record.event, record.node, start.time, record.time, record.state,
+                f"{error.type}: {error.message}" if error and error.message
+                else (error.type if error else None),
+                record.attempt - 1, process_id(worker, executor), record.run_id, entry.name,
+                record.attempt, start.time - previous if previous is not None else 0.0,
+                worker, executor,
+            )
         )  # fmt: skip
-        events.append(EventMetrics.from_attempt(attempt, pipeline))
+        return False
+
+    def _publish_all(
+        self,
+        events: list[EventMetrics],
+        network: list[NetworkMetrics],
+        ended: list[tuple[str, str, float]],
+    ) -> None:
+        for publisher in self.publishers:
+            self._publish(publisher, events, network, ended)
 
     def _publish(
         self,

@@ -50,6 +50,8 @@ class PrometheusPublisher(MetricsPublisher):
             buckets=DURATION_BUCKETS, **options,
         )  # fmt: skip
         self.network_errors = Counter("network_errors", "Failed network operations", net, **options)
+        # (pipeline, event, state) -> its children: labels() costs more than the increment.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
         self._server = None
         self.addr = addr
         self.port = port
@@ -64,15 +66,28 @@ class PrometheusPublisher(MetricsPublisher):
         return f"PrometheusPublisher({where})"
 
     def publish_event_metrics(self, metrics: EventMetrics) -> None:
-        state = metrics.status
-        self.attempts.labels(metrics.pipeline, metrics.event_name, state).inc()
+        key = (metrics.pipeline, metrics.event_name, metrics.status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._labelled(*key)
+        attempts, outcome, durations = children
+        attempts.inc()
+        if outcome is not None:
+            outcome.inc()
+        if metrics.start_time is not None and metrics.end_time is not None:
+            durations.observe(metrics.end_time - metrics.start_time)
+
+    def _labelled(self, pipeline: str, event: str, state: str) -> tuple[Any, Any, Any]:
+        outcome = None
         if state == "failed":
-            self.failures.labels(metrics.pipeline, metrics.event_name).inc()
+            outcome = self.failures.labels(pipeline, event)
         elif state == "retrying":
-            self.retries.labels(metrics.pipeline, metrics.event_name).inc()
-        duration = metrics.duration
-        if duration is not None:
-            self.durations.labels(metrics.pipeline, metrics.event_name, state).observe(duration)
+            outcome = self.retries.labels(pipeline, event)
+        return (
+            self.attempts.labels(pipeline, event, state),
+            outcome,
+            self.durations.labels(pipeline, event, state),
+        )
 
     def publish_network_metrics(self, metrics: NetworkMetrics) -> None:
         address = f"{metrics.host}:{metrics.port}" if metrics.port is not None else metrics.host
