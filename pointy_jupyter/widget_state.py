@@ -26,7 +26,8 @@ NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled", "cac
 
 NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
 # Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",
-# "descriptor"}. Columns of plain lists serialise several times faster than a dict per node,
+# "descriptor", "started"} (`started`: epoch seconds of the node's first start, the engine's
+# clock, so the front end counts a running node's elapsed time from the kernel's start time). Columns of plain lists serialise several times faster than a dict per node,
 # and durations in whole microseconds faster than floats.
 NodeTable = dict[str, list[Any]]
 
@@ -48,6 +49,17 @@ def error_text(error: ErrorLike | None) -> str:
     return f"{kind}: {message}" if message else str(kind)
 
 
+def arm_words(descriptor: int) -> str:
+    """What an arm's descriptor means (SPEC 2.4): `1` success, `0` failure, others the event's."""
+    return {0: "failure", 1: "success"}.get(descriptor, "chosen by the event")
+
+
+def attempts_text(attempts: int, max_attempts: int | None = None) -> str:
+    """The one notation for attempts (widget, snapshot, text progress): `↻2/3` is the second
+    of at most three attempts, `↻2` when the most is not known from the flow."""
+    return f"↻{attempts}/{max_attempts}" if max_attempts else f"↻{attempts}"
+
+
 def summary_text(status: str, counts: Mapping[str, int]) -> str:
     """`failed: 4 succeeded, 1 failed, 1 skipped` (states with no node are left out)."""
     parts = [f"{count} {state}" for state, count in counts.items() if count]
@@ -65,6 +77,7 @@ _STATE = attrgetter("state")
 _ATTEMPTS = attrgetter("attempts")
 _DURATION = attrgetter("duration")
 _DESCRIPTOR = attrgetter("descriptor")
+_STARTED = attrgetter("started")
 
 
 def node_table(ids: list[str], results: Mapping[str, Any]) -> NodeTable:
@@ -82,6 +95,7 @@ def result_table(ids: list[str], nodes: list[Any]) -> NodeTable:
         "attempts": list(map(_ATTEMPTS, nodes)),
         "duration_us": _micros(list(map(_DURATION, nodes))),
         "descriptor": list(map(_DESCRIPTOR, nodes)),
+        "started": list(map(_STARTED, nodes)),
     }
 
 
@@ -100,6 +114,7 @@ def pending_table(ids: list[str]) -> NodeTable:
         "attempts": [0] * size,
         "duration_us": [None] * size,
         "descriptor": [None] * size,
+        "started": [None] * size,
     }
 
 

@@ -181,7 +181,7 @@ def test_a_failure_shows_in_the_text_and_the_run(ip: Any) -> None:
     ok(ip, "def boom():\n    raise ValueError('no good')\ndef after():\n    return 1")
     captured = ok(ip, "%%pointy -o r --no-widget\nboom * 2 -> after")
     assert captured.stdout == (
-        "boom: failed after 2 attempts: ValueError: no good\n"
+        "boom: failed ↻2/2: ValueError: no good\n"
         "after: succeeded\n"
         "run failed: 1 succeeded, 1 failed\n"
     )
