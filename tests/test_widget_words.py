@@ -6,13 +6,14 @@ time from the kernel's start time. Reuses test_widget_browser's page and stub mo
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import test_widget_browser
 from test_widget_browser import Example, mount, table, widget_state
-from test_widget_look import shoot
+from test_widget_look import LUMINANCE, shoot
 from widget_fixtures import example_records, graph_json, rec, wide_group_root
 
 from pointy_jupyter.progress import node_line
@@ -138,3 +139,116 @@ def test_elapsed_time_counts_from_the_kernels_start_time(page: Any) -> None:
                       descriptor: [null], started: [930.0]}})"""
     )
     assert page.text_content(sub) == "↻2 · 2m 40s"  # 1090 - 930 on the kernel clock
+
+
+def show_timeline(page: Any, example: Example) -> None:
+    mount(page, widget_state(example.widget) | {"timeline_json": example.widget.timeline_json})
+    page.click("button.pointy-tab-timeline")
+    sent = page.evaluate("() => window.sent")
+    assert sent[-1] == {"type": "view", "view": "timeline"}
+    example.widget.command(sent[-1])  # what the kernel does with it
+    page.evaluate("t => model.set('timeline_json', t)", example.widget.timeline_json)
+
+
+def bars(page: Any) -> list[list[Any]]:
+    return page.eval_on_selector_all(
+        "g.pointy-bar",
+        "gs => gs.map(g => [g.dataset.node, g.dataset.attempt, g.dataset.state,"
+        " g.querySelector('rect').getBoundingClientRect().width])",
+    )
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_timeline_tab_shows_a_bar_per_attempt_readable_in_both_themes(
+    page: Any, theme: str
+) -> None:
+    page.evaluate(
+        "light => { document.body.dataset.jpThemeLight = light; }",
+        "true" if theme == "light" else "false",
+    )
+    example = Example()
+    # Enrich ran beside Clean, on a second worker thread
+    example.emit(
+        [
+            r._replace(worker="pointy-worker-1") if r.node == "Enrich" else r
+            for r in example_records()
+        ]
+    )
+    example.widget.command({"type": "select", "node": "Score"})
+    show_timeline(page, example)
+    assert not page.is_visible(".pointy-canvas")  # the graph is hidden, not gone
+    assert page.get_attribute("button.pointy-tab-timeline", "aria-selected") == "true"
+    drawn = bars(page)
+    assert [(node, attempt, state) for node, attempt, state, _ in drawn] == [
+        ("Fetch", "1", "succeeded"),
+        ("Clean", "1", "succeeded"),
+        ("Enrich", "1", "retrying"),
+        ("Enrich", "2", "succeeded"),
+        ("Score", "1", "failed"),
+        ("Alert", "1", "succeeded"),
+        ("Report", "1", "succeeded"),
+    ]
+    widths = {(node, attempt): width for node, attempt, _, width in drawn}
+    assert widths[("Report", "1")] == pytest.approx(4 * widths[("Alert", "1")], rel=0.02)
+    assert page.locator(".pointy-lane-label").all_text_contents() == [
+        "thread pointy-worker-0",
+        "thread pointy-worker-1",
+    ]
+    assert page.locator("line.pointy-wait").count() == 1  # Enrich's wait before its retry
+    critical = page.eval_on_selector_all(
+        "g.pointy-bar[data-critical=true]", "gs => gs.map(g => g.dataset.node)"
+    )
+    assert critical[-1] == "Report"
+    ratios = page.evaluate(
+        bar_contrast(),
+    )
+    assert ratios and min(ratios.values()) >= 4.5, ratios
+    shoot(page, f"timeline-{theme}")
+    page.click("button.pointy-tab-graph")
+    assert page.is_visible(".pointy-canvas")
+    assert not page.is_visible(".pointy-timeline")
+    assert page.evaluate("() => window.sent")[-1] == {"type": "view", "view": "graph"}
+
+
+def bar_contrast() -> str:
+    """Browser code: the contrast of each bar label against its bar (WCAG, computed styles)."""
+    return (
+        """() => { const lum = """
+        + LUMINANCE
+        + """;
+        const ratio = (a, b) => {
+            const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+        const out = {};
+        for (const g of document.querySelectorAll('g.pointy-bar')) {
+            const label = g.querySelector('.pointy-bar-label');
+            if (!label) continue;
+            out[g.dataset.node + '#' + g.dataset.attempt] = ratio(
+                getComputedStyle(label).fill, getComputedStyle(g.querySelector('rect')).fill);
+        }
+        return out; }"""
+    )
+
+
+def test_a_running_bar_grows_live_between_layouts(page: Any) -> None:
+    page.clock.install(time=1_000_000)
+    page.reload()
+    page.wait_for_function("window.pageReady === true")
+    page.clock.pause_at(2_000_000)
+    example = Example()
+    now = time.time()  # a live run's records carry the kernel's clock
+    example.emit(
+        [
+            rec("", "running", now - 2.0),
+            rec("Fetch", "running", now - 2.0),
+            rec("Fetch", "succeeded", now - 1.5, descriptor=1),
+            rec("Clean", "running", now - 1.5),
+        ]
+    )
+    show_timeline(page, example)
+    before = {(n, a): w for n, a, _, w in bars(page)}
+    page.clock.run_for(3000)
+    after = {(n, a): w for n, a, _, w in bars(page)}
+    assert after[("Clean", "1")] > before[("Clean", "1")] + 20  # it grew with the page's clock
+    assert after[("Fetch", "1")] < before[("Fetch", "1")]  # the scale stretched: done bars shrink
+    sent = page.evaluate("() => window.sent")
+    assert sent == [{"type": "hello"}, {"type": "view", "view": "timeline"}]  # nothing per tick

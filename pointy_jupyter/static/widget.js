@@ -267,7 +267,9 @@ function measure(block, expanded, meter) {
         return { kind: "collapsed", group: block.group, ids: nodeIds(block), size: block.members.length, w: GROUP_W, h: GROUP_H };
       }
       const members = block.members.map((member) => measure(member, expanded, meter));
-      const w = maxOf(members, (m) => m.w) + 2 * PAD;
+      // a large group is at least as wide as its collapse toggle's words
+      const toggle = big ? Math.ceil(meter(toggleWords(block.members.length)).w) + 12 : 0;
+      const w = Math.max(maxOf(members, (m) => m.w), toggle) + 2 * PAD;
       const h = members.reduce((sum, m) => sum + m.h, 0) + GAP_Y * (members.length + 1) + (big ? 14 : 0);
       return { kind: "parallel", group: block.group, members, big, w, h };
     }
@@ -317,7 +319,7 @@ function draw(L, x, y, parent, ctx, follows) {
       let my = y + GAP_Y;
       if (L.big) {
         const host = svg("foreignObject", { class: "pointy-toggle-host", x: x + PAD / 2 + 2, y: y + 1, width: L.w - PAD - 4, height: 16 }, parent);
-        toggleButton(host, L.group, true, [`▾ ${L.members.length} in parallel · collapse`]);
+        toggleButton(host, L.group, true, [toggleWords(L.members.length)]);
         my += 14;
       }
       const paths = [];
@@ -381,6 +383,10 @@ function drawStep(L, x, y, parent, ctx) {
   if (L.label !== L.id) g.setAttribute("data-elided", "true");
   const sub = svg("text", { class: "pointy-sub", x: L.w / 2, y: 30 }, g);
   ctx.nodeEls.set(L.id, { g, label, sub, x, y, w: L.w, h: L.h });
+}
+
+function toggleWords(size) {
+  return `▾ ${size} in parallel · collapse`;
 }
 
 // The expand / collapse toggle of a large parallel group: a real HTML <button> (focusable, Enter
@@ -574,8 +580,9 @@ const LANE_LABEL = 190; // room for the lane names at the left
 const AXIS_H = 22;
 const BAR_FONT = "600 11px";
 
+// A lane's name: where its attempts ran, as the details pane says it ("thread pointy-worker-0").
 function laneName(worker) {
-  return ranWhere(worker).replace(/^ran (in|on) (the )?/, "");
+  return ranWhere(worker).replace(/^ran (in|on) (the |a )?/, "").replace(/^thread \((.*)\)$/, "thread $1");
 }
 
 // A tick step of 1, 2 or 5 times a power of ten, about every 110 px.
@@ -624,10 +631,9 @@ function timelineView(host, fontFamily) {
     }
     layout.lanes.forEach((worker, i) => {
       const y = AXIS_H + i * LANE_H;
-      svg("rect", { class: "pointy-lane", "data-lane": i, x: 0, y, width, height: LANE_H }, root);
-      const label = svg("text", { class: "pointy-lane-label", x: 6, y: y + LANE_H / 2 + 4 }, root);
-      label.textContent = laneName(worker);
-      svg("title", {}, label).textContent = String(worker);
+      const lane = svg("rect", { class: "pointy-lane", "data-lane": i, x: 0, y, width, height: LANE_H }, root);
+      svg("title", {}, lane).textContent = String(worker);
+      svg("text", { class: "pointy-lane-label", x: 6, y: y + LANE_H / 2 + 4 }, root).textContent = laneName(worker);
     });
     for (const wait of layout.waits) {
       const y = AXIS_H + wait.lane * LANE_H + LANE_H / 2;
@@ -644,7 +650,7 @@ function timelineView(host, fontFamily) {
       svg("rect", { x, y, width: w, height: LANE_H - 6, rx: 3 }, g);
       const name = bar.attempt > 1 ? `${bar.node} ${attemptsText(bar.attempt)}` : bar.node;
       if (context.measureText(name).width + 8 <= w) {
-        svg("text", { class: "pointy-bar-label", x: x + 4, y: y + LANE_H / 2 + 1 }, g).textContent = name;
+        svg("text", { class: "pointy-bar-label", x: x + 4, y: y + (LANE_H - 6) / 2 + 1 }, g).textContent = name;
       }
       const facts = [`${bar.node}`, `attempt ${bar.attempt}`, bar.state, formatDuration(end(bar) - bar.start)];
       if (critical.has(bar.node)) facts.push("on the critical path");
@@ -652,14 +658,21 @@ function timelineView(host, fontFamily) {
     }
   }
 
+  function caption() {
+    if (layout && layout.bars.length) html("div", "pointy-timeline-key", host, "A bar per attempt, a lane per worker · dashed line: the wait before a retry · outlined: the critical path");
+  }
+
   return {
     show(next) {
       layout = next;
       received = Date.now() / 1000;
       draw();
+      caption();
     },
     tick() {
-      if (running()) draw();
+      if (!running()) return;
+      draw();
+      caption();
     },
   };
 }
