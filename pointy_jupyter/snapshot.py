@@ -243,7 +243,7 @@ def render_snapshot(
     )
     root = graph.get("root")
     try:
-        retries = {node["id"]: node["retry"] for node in graph.get("nodes", ()) if node.get("retry")}
+        retries = {n["id"]: n["retry"] for n in graph.get("nodes", ()) if n.get("retry")}
         body = _Snapshot(nodes, retries).block(root) if root else ""
     except (_TooBig, RecursionError):
         body = (

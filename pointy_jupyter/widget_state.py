@@ -27,8 +27,9 @@ NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled", "cac
 NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
 # Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",
 # "descriptor", "started"} (`started`: epoch seconds of the node's first start, the engine's
-# clock, so the front end counts a running node's elapsed time from the kernel's start time). Columns of plain lists serialise several times faster than a dict per node,
-# and durations in whole microseconds faster than floats.
+# clock, so the front end counts a running node's elapsed time from the kernel's start time).
+# Columns of plain lists serialise several times faster than a dict per node, and durations in
+# whole microseconds faster than floats.
 NodeTable = dict[str, list[Any]]
 
 

@@ -32,7 +32,13 @@ from widget_fixtures import (
 )
 
 from pointy_jupyter.snapshot import arm_status, format_duration, iter_steps, render_snapshot
-from pointy_jupyter.widget import FULL_SYNC_EVERY, VALUE_LIMIT, RunWidget, short_repr
+from pointy_jupyter.widget import (
+    FULL_SYNC_EVERY,
+    TIMELINE_EVERY,
+    VALUE_LIMIT,
+    RunWidget,
+    short_repr,
+)
 from pointy_jupyter.widget_state import (
     RunReader,
     TableViews,
@@ -809,6 +815,7 @@ def test_rerun_from_uses_the_selected_node(harness: Harness) -> None:
     [
         ({"type": "rerun", "mode": "sideways"}, "unknown re-run mode: 'sideways'"),
         ({"type": "explode"}, "unknown command: 'explode'"),
+        ({"type": "view", "view": "sideways"}, "unknown view: 'sideways'"),
         ({}, "unknown command: None"),
         (["not", "a", "dict"], "unknown command: None"),
     ],
@@ -1013,3 +1020,52 @@ def test_fixture_graph_matches_the_engine_graph_json() -> None:
     data = built.to_json()
     assert data["root"] == EXAMPLE_GRAPH["root"]
     assert [node["id"] for node in data["nodes"]] == EXAMPLE_IDS
+
+
+# --- the timeline tab ----------------------------------------------------------------------------
+
+
+def timeline_of(widget: RunWidget) -> dict[str, Any]:
+    return json.loads(widget.timeline_json)
+
+
+def test_the_timeline_is_laid_out_only_while_a_view_shows_it(harness: Harness) -> None:
+    records = example_records()
+    harness.run.emit_all(records[:6])
+    harness.look(FULL_SYNC_EVERY)  # a full sync: no view asked for the timeline
+    assert harness.widget.timeline_json == ""
+    harness.send({"type": "view", "view": "timeline"})
+    shown = timeline_of(harness.widget)
+    assert [(bar["node"], bar["state"]) for bar in shown["bars"]] == [
+        ("Fetch", "succeeded"),
+        ("Clean", "succeeded"),
+        ("Enrich", "running"),
+    ]
+    harness.run.emit_all(records[6:9])  # Enrich retries and succeeds
+    harness.look(0.05)
+    assert len(timeline_of(harness.widget)["bars"]) == 3  # not again within TIMELINE_EVERY
+    harness.look(TIMELINE_EVERY)
+    assert [bar["attempt"] for bar in timeline_of(harness.widget)["bars"]] == [1, 1, 1, 2]
+    assert timeline_of(harness.widget)["waits"][0]["node"] == "Enrich"
+    harness.send({"type": "view", "view": "graph"})
+    before = harness.widget.timeline_json
+    harness.run.emit_all(records[9:])
+    harness.look(FULL_SYNC_EVERY)
+    assert harness.widget.timeline_json == before  # nobody looks at it: not computed
+
+
+def test_the_final_sync_leaves_the_whole_timeline(harness: Harness) -> None:
+    harness.send({"type": "view", "view": "timeline"})
+    finished(harness)
+    layout = timeline_of(harness.widget)
+    assert layout["end"] == pytest.approx(3.25)
+    assert layout["critical_path"][-1] == "Report"
+    assert {bar["state"] for bar in layout["bars"]} == {"succeeded", "failed", "retrying"}
+
+
+def test_a_finished_run_shows_its_timeline_when_asked() -> None:
+    harness = Harness()
+    finished(harness)
+    assert harness.widget.timeline_json == ""
+    harness.send({"type": "view", "view": "timeline"})
+    assert len(timeline_of(harness.widget)["bars"]) == 7  # Enrich twice, Save skipped
