@@ -594,7 +594,10 @@ function tickStep(span, pixels) {
 }
 
 function formatTick(seconds, step) {
-  if (step < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (step < 1) {
+    const digits = Math.max(0, -Math.floor(Math.log10(step * 1000) + 1e-9)); // 0.2 ms steps: 1
+    return `${(seconds * 1000).toFixed(digits)} ms`;
+  }
   if (seconds < 60) return `${Math.round(seconds)} s`;
   return formatElapsed(seconds * 1000);
 }
