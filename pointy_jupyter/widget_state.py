@@ -26,8 +26,8 @@ NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled", "cac
 
 NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
 # Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",
-# "descriptor", "started"} (`started`: epoch seconds of the node's first start, the engine's
-# clock, so the front end counts a running node's elapsed time from the kernel's start time).
+# "descriptor", "started"} (`started`: for a running node, epoch seconds of its first start on
+# the engine's clock, so the front end counts its elapsed time from the kernel's start time).
 # Columns of plain lists serialise several times faster than a dict per node, and durations in
 # whole microseconds faster than floats.
 NodeTable = dict[str, list[Any]]
@@ -90,14 +90,26 @@ def node_table(ids: list[str], results: Mapping[str, Any]) -> NodeTable:
 
 def result_table(ids: list[str], nodes: list[Any]) -> NodeTable:
     """`node_table` from the result objects of `ids`, in the same order."""
+    states = list(map(_STATE, nodes))
     return {
         "ids": ids,
-        "state": list(map(_STATE, nodes)),
+        "state": states,
         "attempts": list(map(_ATTEMPTS, nodes)),
         "duration_us": _micros(list(map(_DURATION, nodes))),
         "descriptor": list(map(_DESCRIPTOR, nodes)),
-        "started": list(map(_STARTED, nodes)),
+        "started": _running_since(states, nodes),
     }
+
+
+def _running_since(states: list[str], nodes: list[Any]) -> list[float | None]:
+    """Start times of the running nodes only (the front end counts their elapsed time); None
+    for the others keeps a final table of 10,000 nodes free of 10,000 floats to serialise."""
+    if "running" not in states:  # every final table, scanned in C
+        return [None] * len(states)
+    return [
+        node.started if state == "running" else None
+        for state, node in zip(states, nodes, strict=True)
+    ]
 
 
 def _micros(seconds: list[float | None]) -> list[int | None]:

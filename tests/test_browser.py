@@ -262,7 +262,8 @@ def test_lab_runs_the_tour_live_and_reruns_the_failed_node(page: Any, server: st
     order = page.evaluate(
         """() => { const area = document.querySelector('[data-test="run"] .jp-OutputArea');
                    const text = area.textContent;
-                   return [text.indexOf('re-run failed ·'), text.lastIndexOf('report published')]; }"""
+                   return [text.indexOf('re-run failed ·'),
+                           text.lastIndexOf('report published')]; }"""
     )
     assert 0 <= order[0] < order[1]
 
@@ -270,6 +271,7 @@ def test_lab_runs_the_tour_live_and_reruns_the_failed_node(page: Any, server: st
     page.click('[data-test="run"] button.pointy-tab-timeline')
     page.wait_for_selector('[data-test="run"] g.pointy-bar[data-node="publish"]')
     assert not page.is_visible('[data-test="run"] .pointy-canvas')
+    shot(page, '[data-test="run"] .jp-Cell-outputWrapper', "lab-rerun-output-light")
     for theme in ("light", "dark"):
         if theme == "dark":
             page.evaluate(

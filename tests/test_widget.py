@@ -136,16 +136,21 @@ def test_node_table_reads_the_results_in_columns() -> None:
         "B": FakeNode(),
     }
     results["A"].started = 1700000000.5
-    table = node_table(["B", "A"], results)
+    results["C"] = FakeNode("running", attempts=1, started=1700000001.25)
+    table = node_table(["B", "A", "C"], results)
     assert table == {
-        "ids": ["B", "A"],
-        "state": ["pending", "succeeded"],
-        "attempts": [0, 2],
-        "duration_us": [None, 250_000],
-        "descriptor": [None, 1],
-        "started": [None, 1700000000.5],
+        "ids": ["B", "A", "C"],
+        "state": ["pending", "succeeded", "running"],
+        "attempts": [0, 2, 1],
+        "duration_us": [None, 250_000, None],
+        "descriptor": [None, 1, None],
+        "started": [None, None, 1700000001.25],  # only where it is running
     }
-    assert views(table) == {"B": PENDING, "A": {**PENDING, **FINAL_NODES["Enrich"]}}
+    assert views(table) == {
+        "B": PENDING,
+        "A": {**PENDING, **FINAL_NODES["Enrich"]},
+        "C": {**PENDING, "state": "running", "attempts": 1},
+    }
     every_duration = node_table(["A"], results)  # no None in the column: the fast path
     assert every_duration["duration_us"] == [250_000]
     assert views(pending_table(["X"])) == {"X": PENDING}
@@ -417,7 +422,7 @@ def test_10000_records_between_two_looks_make_one_delta() -> None:
         "attempts": [4] * 1250,
         "duration_us": [750_000] * 1250,
         "descriptor": [1] * 1250,
-        "started": [index + 1.5 for index in range(1250)],  # the node's last start, per the fake
+        "started": [None] * 1250,  # none of them is running
     }
     run.emit(rec("", "succeeded", 9000.0))
     (final,) = harness.look()
@@ -431,7 +436,7 @@ def test_10000_records_between_two_looks_make_one_delta() -> None:
         "attempts": [4] * 1250 + [0] * 750,
         "duration_us": [750_000] * 1250 + [None] * 750,
         "descriptor": [1] * 1250 + [None] * 750,
-        "started": [index + 1.5 for index in range(1250)] + [None] * 750,
+        "started": [None] * 2000,
     }
     assert final["state"]["status"] == "succeeded"
     assert harness.follower.finished

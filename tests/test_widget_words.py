@@ -6,6 +6,7 @@ time from the kernel's start time. Reuses test_widget_browser's page and stub mo
 from __future__ import annotations
 
 import json
+import pathlib
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -100,7 +101,10 @@ def test_the_group_toggle_is_a_real_button_with_a_focus_ring(page: Any) -> None:
         "expanded": "false",
         "outline": ["solid", "2px"],
     }
-    shoot(page, "group-toggle-focus")
+    shoot(page, "group-toggle-focus-light")
+    page.evaluate("() => { document.body.dataset.jpThemeLight = 'false'; }")
+    shoot(page, "group-toggle-focus-dark")
+    page.evaluate("() => { document.body.dataset.jpThemeLight = 'true'; }")
     page.keyboard.press("Enter")
     assert page.locator('g.pointy-node[data-node="member_12"]').count() == 1
     focused = page.evaluate(FOCUSED)  # still on the group's toggle, now "collapse"
@@ -254,3 +258,16 @@ def test_a_running_bar_grows_live_between_layouts(page: Any) -> None:
     assert after[("Fetch", "1")] < before[("Fetch", "1")]  # the scale stretched: done bars shrink
     sent = page.evaluate("() => window.sent")
     assert sent == [{"type": "hello"}, {"type": "view", "view": "timeline"}]  # nothing per tick
+
+
+def test_a_picture_of_a_collapsed_group_keeps_its_words_as_svg_text(page: Any) -> None:
+    wide_group(page)
+    with page.expect_download() as svg_download:
+        page.click("button.pointy-zoom-svg")
+    svg_text = pathlib.Path(svg_download.value.path()).read_text(encoding="utf-8")
+    assert "foreignObject" not in svg_text  # a canvas drawing HTML in SVG would be tainted
+    assert "13 in parallel ▸ · 12 succeeded, 1 failed</text>" in svg_text
+    with page.expect_download() as png_download:
+        page.click("button.pointy-zoom-png")
+    png = pathlib.Path(png_download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
