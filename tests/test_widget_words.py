@@ -271,3 +271,21 @@ def test_a_picture_of_a_collapsed_group_keeps_its_words_as_svg_text(page: Any) -
         page.click("button.pointy-zoom-png")
     png = pathlib.Path(png_download.value.path()).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_tabs_answer_the_arrow_keys(page: Any) -> None:
+    example = Example()
+    example.emit(example_records())
+    mount(page, widget_state(example.widget))
+    page.focus("button.pointy-tab-graph")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("() => document.activeElement.dataset.view") == "timeline"
+    assert page.is_visible(".pointy-timeline")
+    assert not page.is_visible(".pointy-canvas")
+    page.keyboard.press("ArrowLeft")
+    assert page.get_attribute("button.pointy-tab-graph", "aria-selected") == "true"
+    assert page.is_visible(".pointy-canvas")
+    assert [m for m in page.evaluate("() => window.sent") if m["type"] == "view"] == [
+        {"type": "view", "view": "timeline"},
+        {"type": "view", "view": "graph"},
+    ]

@@ -1045,6 +1045,14 @@ function render({ model, el }) {
     model.send({ type: "view", view: name });
   }
   for (const [name, tab] of Object.entries(tabButtons)) tab.addEventListener("click", () => showView(name));
+  // The tablist's keys: ← and → move to the other tab and show it.
+  tabs.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    event.preventDefault();
+    const next = views.dataset.view === "graph" ? "timeline" : "graph";
+    showView(next);
+    tabButtons[next].focus();
+  });
 
   // Running nodes tick their elapsed time: one timer in the page, no kernel messages.
   const clock = setInterval(() => {
