@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from IPython.display import DisplayHandle, display
@@ -44,6 +45,7 @@ class RunController:
         self.widget: RunWidget | None = None
         self.handle: DisplayHandle | None = None
         self.sink: OutputSink | None = None
+        self.output_handle: DisplayHandle | None = None
         self._timed_out: set[str] = set()
         self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
@@ -73,9 +75,7 @@ class RunController:
     def _show_widget(self) -> None:
         self._bind(self.run)  # first: an interrupt as soon as the widget shows finds it bound
         if self.spec.options.widget and self.widget is None:
-            from .widget import RunWidget  # anywidget loads with the first widget shown
-
-            self.widget = RunWidget(self.run, on_command=self.on_command)
+            self.widget = self._new_widget()
             # The handle exists before the display is sent: an interrupt that arrives as soon as
             # the widget shows must still find it, to leave the final picture in the notebook.
             self.handle = DisplayHandle()
@@ -84,18 +84,25 @@ class RunController:
     def redisplay(self) -> None:
         """Show the run's widget again (`%pointy show`): another view of the same widget."""
         if self.widget is None:
-            from .widget import RunWidget  # anywidget loads with the first widget shown
-
-            self.widget = RunWidget(self.run, on_command=self.on_command)
+            self.widget = self._new_widget()
         display(self.widget)
         self._show_output()
 
+    def _new_widget(self) -> RunWidget:
+        from .cell_names import cell_namer
+        from .widget import RunWidget  # anywidget loads with the first widget shown
+
+        compiler = getattr(self.session.shell, "compile", None)
+        namer = cell_namer(compiler) if hasattr(compiler, "format_code_name") else None
+        return RunWidget(self.run, on_command=self.on_command, name_cells=namer)
+
     def _show_output(self) -> None:
         if self.sink is None and self.session.routes_output:
-            import ipywidgets
+            from .output_area import RunOutput
 
-            output = ipywidgets.Output()
-            display(output)
+            output = RunOutput()
+            self.output_handle = DisplayHandle()
+            self.output_handle.display(output)
             self.sink = OutputSink(output)
 
     def _bind(self, run: Run) -> None:
@@ -162,6 +169,9 @@ class RunController:
             )
         if self.sink is not None:
             self.sink.flush()
+            if self.output_handle is not None and self.sink.output.outputs:
+                # what the runs printed, as the saved notebook's text for this output area
+                self.output_handle.update(self.sink.output)
 
     # --- the widget's buttons ----------------------------------------------------------------
 
@@ -182,6 +192,8 @@ class RunController:
         if self.widget is not None:
             self.widget.attach(run)
         self._bind(run)
+        if self.sink is not None:
+            self.sink.header(f"{rerun_words(command)} · {time.strftime('%H:%M:%S')}")
         self._start_background(run)
 
     def close(self) -> None:
@@ -193,3 +205,9 @@ class RunController:
             run.cancel()
         if self.widget is not None:
             self.widget.detach()
+
+
+def rerun_words(command: dict[str, Any]) -> str:
+    """`re-run failed`, `re-run from Score`: what a widget button started, in its own words."""
+    mode = command["mode"]
+    return f"re-run from {command.get('node')}" if mode == "from" else f"re-run {mode}"

@@ -15,6 +15,7 @@ knows nothing about to whichever cell runs now. So:
 from __future__ import annotations
 
 import contextvars
+import html
 import sys
 import threading
 from collections.abc import Callable
@@ -35,12 +36,27 @@ class OutputSink:
     def __init__(self, output: Any, max_rate: float = 10.0) -> None:
         self.output = output
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, str]] = []
+        self._pending: list[tuple[str, Any]] = []  # (stream name, text) or ("", display data)
         self._throttle = Throttle(self._flush, max_rate)
 
     def write(self, name: str, text: str) -> None:
         with self._lock:
             self._pending.append((name, text))
+        self._throttle.poke()
+
+    def header(self, text: str) -> None:
+        """A small line naming what comes next ("re-run failed · 14:02:11"), so a re-run's output
+        does not run on anonymously from the output before it."""
+        data = {
+            "text/plain": f"── {text} ──",
+            "text/html": (
+                '<div class="pointy-output-header" style="font-size:11px;margin-top:4px;'
+                "padding-top:2px;color:var(--jp-ui-font-color2,#57606a);"
+                f'border-top:1px solid var(--jp-border-color2,#d0d7de)">{html.escape(text)}</div>'
+            ),
+        }
+        with self._lock:
+            self._pending.append(("", data))
         self._throttle.poke()
 
     def flush(self) -> None:
@@ -54,12 +70,27 @@ class OutputSink:
                 return
             outputs = list(self.output.outputs)
             for name, text in pending:
+                if not name:
+                    outputs.append({"output_type": "display_data", "data": text, "metadata": {}})
+                    continue
                 last = outputs[-1] if outputs else None
                 if last and last.get("output_type") == "stream" and last.get("name") == name:
                     outputs[-1] = {**last, "text": _tail(last["text"] + text)}
                 else:
                     outputs.append({"output_type": "stream", "name": name, "text": _tail(text)})
             self.output.outputs = tuple(outputs)
+
+
+def printed_text(outputs: Any) -> str:
+    """The plain text of an Output widget's outputs (what a viewer without a kernel shows)."""
+    parts = []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        else:
+            text = output.get("data", {}).get("text/plain", "")
+            parts.append(text if text.endswith("\n") or not text else text + "\n")
+    return "".join(parts)
 
 
 def _tail(text: str) -> str:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .widget_state import NODE_END_STATES, NODE_STATES, error_text, summary_text
+from .widget_state import NODE_END_STATES, NODE_STATES, attempts_text, error_text, summary_text
 
 
-def node_line(record: Any) -> str:
-    """`Fetch: succeeded`, `Upload: succeeded after 2 attempts`, `Score: failed: ValueError: x`."""
+def node_line(record: Any, max_attempts: int | None = None) -> str:
+    """`Fetch: succeeded`, `Upload: succeeded ↻2/3`, `Score: failed: ValueError: x` (attempts
+    in the widget's notation)."""
     text = f"{record.node}: {record.state}"
     if record.attempt > 1:
-        text += f" after {record.attempt} attempts"
+        text += f" {attempts_text(record.attempt, max_attempts)}"
     if record.state == "failed" and record.error is not None:
         text += f": {error_text(record.error)}"
     return text
@@ -25,8 +26,9 @@ class TextProgress:
     """A record listener that prints one run's progress; records of other runs (re-runs made
     later with `run.rerun`, which inherit listeners) are left alone."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, max_attempts: dict[str, int] | None = None) -> None:
         self.run_id = run_id
+        self.max_attempts = max_attempts or {}  # node id -> `A * 3` of the flow
         self.states: dict[str, str] = {}
 
     def __call__(self, record: Any) -> None:
@@ -35,7 +37,7 @@ class TextProgress:
         if record.node:
             if record.state in NODE_END_STATES:
                 self.states[record.node] = record.state
-                print(node_line(record), file=sys.stdout)
+                print(node_line(record, self.max_attempts.get(record.node)), file=sys.stdout)
             return
         if record.state != "running":
             counts = dict.fromkeys(NODE_STATES, 0)

@@ -88,7 +88,8 @@ class Session:
         if spec.pipeline is not None and signals.any_listeners():
             run.add_listener(signals.SignalBridge(spec.pipeline, run))
         if not (spec.options.widget and self.widgets):
-            run.add_listener(TextProgress(run.id))
+            retries = {node.id: node.retry for node in run.graph.nodes if node.retry}
+            run.add_listener(TextProgress(run.id, retries))
         return run
 
     def launch(self, spec: RunSpec, plan: Plan) -> RunController:

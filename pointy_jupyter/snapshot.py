@@ -11,7 +11,15 @@ import html
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .widget_state import NODE_STATES, NodeView, pending_view, state_counts, summary_text
+from .widget_state import (
+    NODE_STATES,
+    NodeView,
+    arm_words,
+    attempts_text,
+    pending_view,
+    state_counts,
+    summary_text,
+)
 
 
 def iter_steps(block: Mapping[str, Any]) -> Iterator[str]:
@@ -84,8 +92,9 @@ def arm_status(
 
 
 class _Snapshot:
-    def __init__(self, nodes: Mapping[str, NodeView]) -> None:
+    def __init__(self, nodes: Mapping[str, NodeView], retries: Mapping[str, int]) -> None:
         self.nodes = nodes
+        self.retries = retries  # node id -> most attempts written in the flow (`A * 3`)
         self.boxes = 0
 
     def block(self, block: Mapping[str, Any]) -> str:
@@ -115,7 +124,12 @@ class _Snapshot:
             else state
         )
         attempts = view["attempts"]
-        tries = f'<span class="pointy-attempts"> ×{attempts}</span>' if attempts > 1 else ""
+        tries = (
+            f'<span class="pointy-attempts"> {attempts_text(attempts, self.retries.get(node_id))}'
+            "</span>"
+            if attempts > 1
+            else ""
+        )
         duration = view["duration"]
         timing = (
             f' <span class="pointy-duration" style="font-size:10px;opacity:0.8">'
@@ -161,7 +175,7 @@ class _Snapshot:
             return (
                 f'<div class="pointy-parallel pointy-collapsed" data-group="{group}" '
                 f'style="{frame};background:#eceff1;color:#37474f">'
-                f"{group}: {len(members)} in parallel<br>"
+                f"{len(members)} in parallel<br>"
                 f'<span style="font-size:10px">{_text(tally)}</span></div>'
             )
         inner = "".join(self.block(member) for member in members)
@@ -179,10 +193,11 @@ class _Snapshot:
             fade = ";opacity:0.45" if status == "not-taken" else ""
             mark = "|→" if arm.get("link") == "pipe" else "→"
             weight = "font-weight:bold;" if status == "taken" else ""
+            words = f"arm {descriptor} ({arm_words(descriptor)})"
             arms.append(
                 f'<div class="pointy-arm" data-descriptor="{descriptor}" data-arm="{status}" '
                 f'style="display:flex;align-items:center;gap:4px{fade}">'
-                f'<span class="pointy-descriptor" style="{weight}color:#546e7a">'
+                f'<span class="pointy-descriptor" title="{words}" style="{weight}color:#546e7a">'
                 f"{descriptor} {mark}</span>{self.block(arm['body'])}</div>"
             )
         return (
@@ -235,7 +250,8 @@ def render_snapshot(
     )
     root = graph.get("root")
     try:
-        body = _Snapshot(nodes).block(root) if root else ""
+        retries = {n["id"]: n["retry"] for n in graph.get("nodes", ()) if n.get("retry")}
+        body = _Snapshot(nodes, retries).block(root) if root else ""
     except (_TooBig, RecursionError):
         body = (
             f'<div class="pointy-too-big">{len(nodes)} nodes: too many to draw here; '

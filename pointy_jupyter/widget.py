@@ -51,6 +51,7 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 VALUE_LIMIT = 2_000  # characters of a value's repr shown in the detail panel
 OUTPUT_LIMIT = 20_000  # characters of captured output (the tail is kept)
 FULL_SYNC_EVERY = 2.0  # seconds between full state syncs while a run is followed
+TIMELINE_EVERY = 1.0  # seconds between timeline layouts while a view shows the timeline tab
 RERUN_MODES = ("all", "failed", "from", "stale")
 
 Command = dict[str, Any]
@@ -128,6 +129,8 @@ class RunWidget(anywidget.AnyWidget):
     message = t.Unicode("").tag(sync=True)
     # Node ids whose event a later cell redefined, and what is downstream (see staleness.py).
     stale = t.List(t.Unicode()).tag(sync=True)
+    # `timeline_layout` of the run as JSON, kept up to date only while a view shows the timeline.
+    timeline_json = t.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -137,9 +140,12 @@ class RunWidget(anywidget.AnyWidget):
         max_rate: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
         ticker: Ticker = thread_ticker,
+        name_cells: Callable[[str], str] | None = None,
         **kwargs: Any,
     ) -> None:
         self._clock = clock
+        # Rewrites a traceback's notebook-cell file names the way IPython shows them.
+        self._name_cells = name_cells
         self._ticker = ticker
         self._follow_lock = threading.RLock()
         self._sync_lock = threading.RLock()
@@ -155,6 +161,8 @@ class RunWidget(anywidget.AnyWidget):
         self._live_message = ""  # ... as last sent (full sync or delta)
         self._last_full = -math.inf
         self._want_full = False
+        self._timeline_wanted = False  # a view shows the timeline tab
+        self._last_timeline = -math.inf
         self.last_error: BaseException | None = None  # the last error swallowed to protect the run
         if max_rate <= 0:  # checked once close() (from __del__) has what it needs
             raise ValueError(f"max_rate must be positive, got {max_rate!r}")
@@ -195,6 +203,7 @@ class RunWidget(anywidget.AnyWidget):
                 self.selected = None
                 self.stale = list(getattr(run, "stale", ()))
                 self.detail = {}
+                self.timeline_json = ""
                 self._run_message = self._live_message = self.message = ""
                 try:
                     done = self._full_sync()
@@ -215,6 +224,7 @@ class RunWidget(anywidget.AnyWidget):
             self.run_id = None
             self.selected = None
             self.detail = {}
+            self.timeline_json = ""
             self.nodes_json = _dump({"run": None, **table})
             self.status = "pending"
             self._run_message = self._live_message = self.message = ""
@@ -286,6 +296,8 @@ class RunWidget(anywidget.AnyWidget):
                 self.status = status
                 self.controls = self._controls()
             return True  # the records wait for the next look
+        if self._timeline_wanted and self._clock() - self._last_timeline >= TIMELINE_EVERY:
+            self._push_timeline(reader)
         changed = reader.changed()
         if not changed:
             return True
@@ -295,6 +307,7 @@ class RunWidget(anywidget.AnyWidget):
             "run": reader.run.id,
             "nodes": table,
             "status": status,
+            "now": time.time(),
         }
         message = reader.failure_message(table)
         if message and message != self._live_message:
@@ -318,10 +331,12 @@ class RunWidget(anywidget.AnyWidget):
         message = reader.failure_message(table) or self._live_message
         if done:
             message = end_message(status, reader.crash(), message)
-        nodes_json = _dump({"run": reader.run.id, **table})
+        nodes_json = _dump({"run": reader.run.id, "now": time.time(), **table})
         with self._sync_lock, self.hold_sync():
             self._table = table
             self.nodes_json = nodes_json
+            if self._timeline_wanted:
+                self._push_timeline(reader)
             self.status = status
             if message != self._run_message:
                 self._run_message = self.message = message
@@ -334,6 +349,27 @@ class RunWidget(anywidget.AnyWidget):
         if done:
             self._stop_following()
         return done
+
+    def _push_timeline(self, reader: RunReader) -> None:
+        from pointy_engine.telemetry.timeline import timeline_layout  # only once the tab shows
+
+        self._last_timeline = self._clock()
+        layout = timeline_layout(reader.records(), now=None if reader.done else time.time())
+        with self._sync_lock:
+            self.timeline_json = _dump(layout)
+
+    def show_view(self, view: object) -> None:
+        """A view switched between its `graph` and `timeline` tabs."""
+        if view not in ("graph", "timeline"):
+            self._say(f"unknown view: {view!r}")
+            return
+        self._timeline_wanted = view == "timeline"
+        if not self._timeline_wanted:
+            return
+        with self._follow_lock:
+            reader = self._reader or (RunReader(self._run) if self._run is not None else None)
+            if reader is not None:
+                self._push_timeline(reader)
 
     def _stop_following(self) -> None:
         follower, self._follower, self._reader = self._follower, None, None
@@ -368,6 +404,8 @@ class RunWidget(anywidget.AnyWidget):
             self._rerun(content.get("mode"), content.get("node"))
         elif kind == "cancel":
             self._forward({"type": "cancel"}, "cancel")
+        elif kind == "view":
+            self.show_view(content.get("view"))
         elif kind == "hello":
             # A view rendered: while a run is followed, the next look sends the full state. (After
             # the end, the traits already hold the final state.)
@@ -452,10 +490,19 @@ class RunWidget(anywidget.AnyWidget):
             "worker": getattr(node, "worker", None) or None,
             "value": short_repr(value) if show_value else None,
             "error": error_text(error) or None,
-            "traceback": _as_text(getattr(error, "traceback", None)),
+            "traceback": self._traceback(getattr(error, "traceback", None)),
             "output": _clip_tail(output) if output else None,
             **cache_words(node),
         }
+
+    def _traceback(self, traceback: object) -> str | None:
+        text = _as_text(traceback)
+        if text is None or self._name_cells is None:
+            return text
+        try:
+            return self._name_cells(text)
+        except Exception:  # a broken name map must not hide the traceback
+            return text
 
     # --- what a saved notebook keeps ----------------------------------------------------------
 

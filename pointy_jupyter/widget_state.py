@@ -26,8 +26,10 @@ NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled", "cac
 
 NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
 # Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",
-# "descriptor"}. Columns of plain lists serialise several times faster than a dict per node,
-# and durations in whole microseconds faster than floats.
+# "descriptor", "started"} (`started`: for a running node, epoch seconds of its first start on
+# the engine's clock, so the front end counts its elapsed time from the kernel's start time).
+# Columns of plain lists serialise several times faster than a dict per node, and durations in
+# whole microseconds faster than floats.
 NodeTable = dict[str, list[Any]]
 
 
@@ -46,6 +48,17 @@ def error_text(error: ErrorLike | None) -> str:
         return ""
     kind, message = getattr(error, "type", ""), getattr(error, "message", "")
     return f"{kind}: {message}" if message else str(kind)
+
+
+def arm_words(descriptor: int) -> str:
+    """What an arm's descriptor means (SPEC 2.4): `1` success, `0` failure, others the event's."""
+    return {0: "failure", 1: "success"}.get(descriptor, "chosen by the event")
+
+
+def attempts_text(attempts: int, max_attempts: int | None = None) -> str:
+    """The one notation for attempts (widget, snapshot, text progress): `↻2/3` is the second
+    of at most three attempts, `↻2` when the most is not known from the flow."""
+    return f"↻{attempts}/{max_attempts}" if max_attempts else f"↻{attempts}"
 
 
 def summary_text(status: str, counts: Mapping[str, int]) -> str:
@@ -83,6 +96,7 @@ _STATE = attrgetter("state")
 _ATTEMPTS = attrgetter("attempts")
 _DURATION = attrgetter("duration")
 _DESCRIPTOR = attrgetter("descriptor")
+_STARTED = attrgetter("started")
 
 
 def node_table(ids: list[str], results: Mapping[str, Any]) -> NodeTable:
@@ -94,13 +108,26 @@ def node_table(ids: list[str], results: Mapping[str, Any]) -> NodeTable:
 
 def result_table(ids: list[str], nodes: list[Any]) -> NodeTable:
     """`node_table` from the result objects of `ids`, in the same order."""
+    states = list(map(_STATE, nodes))
     return {
         "ids": ids,
-        "state": list(map(_STATE, nodes)),
+        "state": states,
         "attempts": list(map(_ATTEMPTS, nodes)),
         "duration_us": _micros(list(map(_DURATION, nodes))),
         "descriptor": list(map(_DESCRIPTOR, nodes)),
+        "started": _running_since(states, nodes),
     }
+
+
+def _running_since(states: list[str], nodes: list[Any]) -> list[float | None]:
+    """Start times of the running nodes only (the front end counts their elapsed time); None
+    for the others keeps a final table of 10,000 nodes free of 10,000 floats to serialise."""
+    if "running" not in states:  # every final table, scanned in C
+        return [None] * len(states)
+    return [
+        node.started if state == "running" else None
+        for state, node in zip(states, nodes, strict=True)
+    ]
 
 
 def _micros(seconds: list[float | None]) -> list[int | None]:
@@ -118,6 +145,7 @@ def pending_table(ids: list[str]) -> NodeTable:
         "attempts": [0] * size,
         "duration_us": [None] * size,
         "descriptor": [None] * size,
+        "started": [None] * size,
     }
 
 

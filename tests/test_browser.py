@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -208,6 +209,14 @@ def run_all_and_wait(page: Any) -> None:
     )
 
 
+SHOTS = ROOT / "artifacts" / "widget"
+
+
+def shot(page: Any, selector: str, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(selector).screenshot(path=str(SHOTS / f"{name}.png"))
+
+
 def node(cell: str, node_id: str) -> str:
     return f'[data-test="{cell}"] .pointy-widget g.pointy-node[data-node="{node_id}"]'
 
@@ -230,6 +239,9 @@ def test_lab_runs_the_tour_live_and_reruns_the_failed_node(page: Any, server: st
     traceback = page.locator('[data-test="run"] .pointy-detail pre.pointy-traceback')
     traceback.wait_for()
     assert "RuntimeError: the report server is down" in traceback.text_content()
+    # the event is defined in a notebook cell: named as IPython names it, not by its temp file
+    assert re.search(r"Cell In\[\d+\], line \d+, in publish", traceback.text_content())
+    assert "ipykernel_" not in traceback.text_content()
 
     page.evaluate("() => { window.seen = []; }")
     page.click('[data-test="run"] button.pointy-rerun-failed')
@@ -249,6 +261,51 @@ def test_lab_runs_the_tour_live_and_reruns_the_failed_node(page: Any, server: st
     )
     assert "report published" not in page.text_content('[data-test="runs"] .jp-OutputArea')
     assert "report published" in page.text_content('[data-test="rerun"] .jp-OutputArea')
+    # ... under a small header naming the re-run, above what it printed
+    header = page.locator('[data-test="run"] .pointy-output-header')
+    assert re.fullmatch(r"re-run failed · \d\d:\d\d:\d\d", header.text_content())
+    order = page.evaluate(
+        """() => { const area = document.querySelector('[data-test="run"] .jp-OutputArea');
+                   const text = area.textContent;
+                   return [text.indexOf('re-run failed ·'),
+                           text.lastIndexOf('report published')]; }"""
+    )
+    assert 0 <= order[0] < order[1]
+
+    # The timeline tab of the same widget, drawn from the kernel's layout of the re-run
+    page.click('[data-test="run"] button.pointy-tab-timeline')
+    page.wait_for_selector('[data-test="run"] g.pointy-bar[data-node="publish"]')
+    assert not page.is_visible('[data-test="run"] .pointy-canvas')
+    shot(page, '[data-test="run"] .jp-Cell-outputWrapper', "lab-rerun-output-light")
+    for theme in ("light", "dark"):
+        if theme == "dark":
+            page.evaluate(
+                "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
+                " {theme: 'JupyterLab Dark'}); }"
+            )
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+            page.wait_for_selector("#jupyterlab-splash", state="detached")
+        shot(page, '[data-test="run"] .pointy-widget', f"lab-timeline-{theme}")
+    page.click('[data-test="run"] button.pointy-tab-graph')
+    shot(page, '[data-test="run"] .jp-Cell-outputWrapper', "lab-rerun-output-dark")
+    page.evaluate(
+        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
+        " {theme: 'JupyterLab Light'}); }"
+    )
+
+    # Saved, the notebook keeps no `Output()` text for the output areas under the widgets
+    page.evaluate("async () => { await jupyterapp.commands.execute('docmanager:save'); }")
+    saved = page.evaluate(
+        "async name => (await (await fetch('/api/contents/' + name)).json()).content", TOUR.name
+    )
+    plain = [
+        output["data"]["text/plain"]
+        for cell in saved["cells"]
+        for output in cell.get("outputs", [])
+        if "text/plain" in output.get("data", {})
+    ]
+    assert plain
+    assert [text for text in plain if "Output()" in text] == []
 
 
 def test_notebook7_renders_the_tour_with_the_widget(page: Any, server: str) -> None:

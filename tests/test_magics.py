@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -181,7 +182,7 @@ def test_a_failure_shows_in_the_text_and_the_run(ip: Any) -> None:
     ok(ip, "def boom():\n    raise ValueError('no good')\ndef after():\n    return 1")
     captured = ok(ip, "%%pointy -o r --no-widget\nboom * 2 -> after")
     assert captured.stdout == (
-        "boom: failed after 2 attempts: ValueError: no good\n"
+        "boom: failed ↻2/2: ValueError: no good\n"
         "after: succeeded\n"
         "run failed: 1 succeeded, 1 failed\n"
     )
@@ -381,6 +382,18 @@ def test_a_rerun_that_cannot_be_planned_says_why_in_the_widget(wip: Any) -> None
         "Names are looked up in the notebook: define each event above as a function, "
         "an @event function or an EventBase subclass."
     )
+
+
+def test_the_widget_traceback_names_notebook_cells_as_ipython_does(wip: Any) -> None:
+    ok(wip, "def shaky():\n    x = 1\n    raise ValueError('no')")
+    ok(wip, "%%pointy\nshaky")
+    widget = magics(wip).session.controllers[-1].widget
+    widget.command({"type": "select", "node": "shaky"})
+    traceback = widget.detail["traceback"]
+    assert re.search(r"\n  Cell In\[\d+\], line 3, in shaky\n", traceback), traceback
+    assert "ipython-input" not in traceback
+    assert "ipykernel_" not in traceback
+    assert traceback.endswith("ValueError: no\n")
 
 
 def test_the_widget_details_show_what_a_node_printed(wip: Any) -> None:
@@ -758,7 +771,7 @@ def test_kernel_background_output_goes_under_the_starting_cell(kernel: Any) -> N
     execute(client, "gate.clear()\ndef late():\n    gate.wait(30)\n    print('late print')")
     started = execute(client, "%%pointy --background -o bg\nlate")
     shown = [d["data"]["text/plain"] for d in of_type(started, "display_data")]
-    assert shown[-1] == "Output()"
+    assert shown[-1] == ""  # the empty output area saves no `Output()` text
     later = execute(client, "gate.set()\nbg.wait(30)\nprint(bg.status)")
     assert printed(later) == "succeeded\n"  # not the event's print
     seen = started + later
@@ -766,6 +779,35 @@ def test_kernel_background_output_goes_under_the_starting_cell(kernel: Any) -> N
         message = client.get_iopub_msg(timeout=10)
         message["mine"] = False
         seen.append(message)
+    # at the run's end the output area's display is updated: its saved text is what was printed
+    while not any(m["msg_type"] == "update_display_data" for m in seen[-3:]):
+        message = client.get_iopub_msg(timeout=10)
+        message["mine"] = False
+        seen.append(message)
+    updates = [m["content"]["data"] for m in seen if m["msg_type"] == "update_display_data"]
+    assert {"text/plain": "late print\n"}.items() <= updates[-1].items()
+
+
+@pytest.mark.slow
+def test_kernel_rerun_output_comes_under_a_header_naming_the_rerun(kernel: Any) -> None:
+    _, client = kernel
+    execute(client, "def noisy():\n    print('noisy ran')")
+    first = execute(client, "%%pointy -o nr\nnoisy")
+    assert printed(first) == "noisy ran\n"  # the blocking run prints into its cell
+    rerun = (
+        "controller = get_ipython().magics_manager.registry['PointyMagics']"
+        ".session.controllers[-1]\n"
+        "controller.on_command({'type': 'rerun', 'mode': 'all', 'node': None})\n"
+        "controller.run.wait(30)\nprint(controller.run.status)"
+    )
+    seen = execute(client, rerun)
+    assert printed(seen) == "succeeded\n"
+    while not any(m["msg_type"] == "update_display_data" for m in seen):
+        message = client.get_iopub_msg(timeout=10)
+        message["mine"] = False
+        seen.append(message)
+    text = [m["content"]["data"] for m in seen if m["msg_type"] == "update_display_data"][-1]
+    assert re.fullmatch(r"── re-run all · \d\d:\d\d:\d\d ──\nnoisy ran\n", text["text/plain"])
 
 
 def test_unload_shuts_down_the_thread_pools_starts_shared(shell: Any) -> None:

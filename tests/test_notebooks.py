@@ -52,3 +52,18 @@ def test_a_finished_blocking_run_is_saved_with_its_final_picture(path: Path) -> 
             plain = output.get("data", {}).get("text/plain", "")
             if plain.startswith("RunWidget(run='"):
                 assert "status='pending'" not in plain, cell.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_a_saved_notebook_has_no_stray_output_text_nor_paths_of_this_machine(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    texts = [
+        output.get("data", {}).get("text/plain", "") or output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    ]
+    assert texts  # the notebook is saved executed
+    assert [text for text in texts if "Output()" in text] == []  # empty output areas say nothing
+    home = str(Path.home())
+    assert [text for text in texts if home in text or "/tmp/" in text] == []

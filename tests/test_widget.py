@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -31,7 +32,13 @@ from widget_fixtures import (
 )
 
 from pointy_jupyter.snapshot import arm_status, format_duration, iter_steps, render_snapshot
-from pointy_jupyter.widget import FULL_SYNC_EVERY, VALUE_LIMIT, RunWidget, short_repr
+from pointy_jupyter.widget import (
+    FULL_SYNC_EVERY,
+    TIMELINE_EVERY,
+    VALUE_LIMIT,
+    RunWidget,
+    short_repr,
+)
 from pointy_jupyter.widget_state import (
     RunReader,
     TableViews,
@@ -128,15 +135,22 @@ def test_node_table_reads_the_results_in_columns() -> None:
         "A": FakeNode("succeeded", attempts=2, duration=0.25, descriptor=1),
         "B": FakeNode(),
     }
-    table = node_table(["B", "A"], results)
+    results["A"].started = 1700000000.5
+    results["C"] = FakeNode("running", attempts=1, started=1700000001.25)
+    table = node_table(["B", "A", "C"], results)
     assert table == {
-        "ids": ["B", "A"],
-        "state": ["pending", "succeeded"],
-        "attempts": [0, 2],
-        "duration_us": [None, 250_000],
-        "descriptor": [None, 1],
+        "ids": ["B", "A", "C"],
+        "state": ["pending", "succeeded", "running"],
+        "attempts": [0, 2, 1],
+        "duration_us": [None, 250_000, None],
+        "descriptor": [None, 1, None],
+        "started": [None, None, 1700000001.25],  # only where it is running
     }
-    assert views(table) == {"B": PENDING, "A": {**PENDING, **FINAL_NODES["Enrich"]}}
+    assert views(table) == {
+        "B": PENDING,
+        "A": {**PENDING, **FINAL_NODES["Enrich"]},
+        "C": {**PENDING, "state": "running", "attempts": 1},
+    }
     every_duration = node_table(["A"], results)  # no None in the column: the fast path
     assert every_duration["duration_us"] == [250_000]
     assert views(pending_table(["X"])) == {"X": PENDING}
@@ -335,7 +349,9 @@ def test_attach_shows_the_graph_with_every_node_pending(harness: Harness) -> Non
     assert json.loads(widget.graph_json) == EXAMPLE_GRAPH
     assert widget.run_id == "r1"
     assert widget.status == "pending"
-    assert json.loads(widget.nodes_json) == {"run": "r1", **pending_table(EXAMPLE_IDS)}
+    shown = json.loads(widget.nodes_json)
+    assert shown.pop("now") == pytest.approx(time.time(), abs=60)  # the kernel's clock
+    assert shown == {"run": "r1", **pending_table(EXAMPLE_IDS)}
     assert widget.node_views() == dict.fromkeys(EXAMPLE_IDS, PENDING)
     assert widget.controls == {**CONTROLS_OFF, "cancel": True}
     assert [msg["method"] for msg in harness.sent] == ["update"]  # all of it in one message
@@ -406,17 +422,21 @@ def test_10000_records_between_two_looks_make_one_delta() -> None:
         "attempts": [4] * 1250,
         "duration_us": [750_000] * 1250,
         "descriptor": [1] * 1250,
+        "started": [None] * 1250,  # none of them is running
     }
     run.emit(rec("", "succeeded", 9000.0))
     (final,) = harness.look()
     assert final["method"] == "update"
-    assert json.loads(final["state"]["nodes_json"]) == {
+    shown = json.loads(final["state"]["nodes_json"])
+    assert shown.pop("now") == pytest.approx(time.time(), abs=60)
+    assert shown == {
         "run": "r1",
         "ids": [f"E{i}" for i in range(2000)],
         "state": ["succeeded"] * 1250 + ["pending"] * 750,
         "attempts": [4] * 1250 + [0] * 750,
         "duration_us": [750_000] * 1250 + [None] * 750,
         "descriptor": [1] * 1250 + [None] * 750,
+        "started": [None] * 2000,
     }
     assert final["state"]["status"] == "succeeded"
     assert harness.follower.finished
@@ -800,6 +820,7 @@ def test_rerun_from_uses_the_selected_node(harness: Harness) -> None:
     [
         ({"type": "rerun", "mode": "sideways"}, "unknown re-run mode: 'sideways'"),
         ({"type": "explode"}, "unknown command: 'explode'"),
+        ({"type": "view", "view": "sideways"}, "unknown view: 'sideways'"),
         ({}, "unknown command: None"),
         (["not", "a", "dict"], "unknown command: None"),
     ],
@@ -894,7 +915,7 @@ def test_snapshot_has_every_node_with_its_state(harness: Harness) -> None:
     assert '<div class="pointy-arm" data-descriptor="0" data-arm="taken"' in html
     assert '<div class="pointy-arm" data-descriptor="1" data-arm="not-taken"' in html
     assert 'data-link="pipe"' in html
-    assert '<span class="pointy-attempts"> ×2</span>' in html
+    assert '<span class="pointy-attempts"> ↻2</span>' in html
     assert "<script" not in html
 
 
@@ -939,7 +960,8 @@ def test_snapshot_collapses_a_wide_parallel_group() -> None:
     html = render_snapshot(graph_json(root, ["Start", *ids]), nodes, "running", "r9")
     assert list(node_states(html)) == ["Start"]
     assert 'class="pointy-parallel pointy-collapsed" data-group="g1"' in html
-    assert "g1: 20 in parallel" in html
+    assert ">20 in parallel<br>" in html  # in words, no internal group id
+    assert "g1:" not in html
     assert "19 succeeded, 1 failed" in html
 
 
@@ -1003,3 +1025,52 @@ def test_fixture_graph_matches_the_engine_graph_json() -> None:
     data = built.to_json()
     assert data["root"] == EXAMPLE_GRAPH["root"]
     assert [node["id"] for node in data["nodes"]] == EXAMPLE_IDS
+
+
+# --- the timeline tab ----------------------------------------------------------------------------
+
+
+def timeline_of(widget: RunWidget) -> dict[str, Any]:
+    return json.loads(widget.timeline_json)
+
+
+def test_the_timeline_is_laid_out_only_while_a_view_shows_it(harness: Harness) -> None:
+    records = example_records()
+    harness.run.emit_all(records[:6])
+    harness.look(FULL_SYNC_EVERY)  # a full sync: no view asked for the timeline
+    assert harness.widget.timeline_json == ""
+    harness.send({"type": "view", "view": "timeline"})
+    shown = timeline_of(harness.widget)
+    assert [(bar["node"], bar["state"]) for bar in shown["bars"]] == [
+        ("Fetch", "succeeded"),
+        ("Clean", "succeeded"),
+        ("Enrich", "running"),
+    ]
+    harness.run.emit_all(records[6:9])  # Enrich retries and succeeds
+    harness.look(0.05)
+    assert len(timeline_of(harness.widget)["bars"]) == 3  # not again within TIMELINE_EVERY
+    harness.look(TIMELINE_EVERY)
+    assert [bar["attempt"] for bar in timeline_of(harness.widget)["bars"]] == [1, 1, 1, 2]
+    assert timeline_of(harness.widget)["waits"][0]["node"] == "Enrich"
+    harness.send({"type": "view", "view": "graph"})
+    before = harness.widget.timeline_json
+    harness.run.emit_all(records[9:])
+    harness.look(FULL_SYNC_EVERY)
+    assert harness.widget.timeline_json == before  # nobody looks at it: not computed
+
+
+def test_the_final_sync_leaves_the_whole_timeline(harness: Harness) -> None:
+    harness.send({"type": "view", "view": "timeline"})
+    finished(harness)
+    layout = timeline_of(harness.widget)
+    assert layout["end"] == pytest.approx(3.25)
+    assert layout["critical_path"][-1] == "Report"
+    assert {bar["state"] for bar in layout["bars"]} == {"succeeded", "failed", "retrying"}
+
+
+def test_a_finished_run_shows_its_timeline_when_asked() -> None:
+    harness = Harness()
+    finished(harness)
+    assert harness.widget.timeline_json == ""
+    harness.send({"type": "view", "view": "timeline"})
+    assert len(timeline_of(harness.widget)["bars"]) == 7  # Enrich twice, Save skipped

@@ -228,8 +228,18 @@ def test_the_details_speak_plain_words(page: Any) -> None:
         "detail => model.set('detail', detail)",
         {**widget.detail, "descriptor": 0, "worker": "pid:1234"},
     )
-    assert page.text_content(".pointy-detail .pointy-facts") == "1 attempt · 500 ms · took arm 0"
+    facts = ".pointy-detail .pointy-facts"
+    assert page.text_content(facts) == "1 attempt · 500 ms · took arm 0 (failure)"
     assert page.text_content(".pointy-detail .pointy-where") == "ran in process 1234"
+    for descriptor, words in [(1, "arm 1 (success)"), (3, "arm 3 (chosen by the event)")]:
+        page.evaluate(
+            "detail => model.set('detail', detail)", {**widget.detail, "descriptor": descriptor}
+        )
+        assert page.text_content(facts) == f"1 attempt · 500 ms · took {words}"
+    arm_titles = page.eval_on_selector_all(
+        "g.pointy-arm .pointy-descriptor title", "titles => titles.map(t => t.textContent)"
+    )
+    assert arm_titles == ["arm 0 (failure)", "arm 1 (success)"]
     widget.command({"type": "select", "node": "Fetch"})
     page.evaluate("detail => model.set('detail', detail)", {**widget.detail, "descriptor": 0})
     facts = page.text_content(".pointy-detail .pointy-facts")

@@ -10,6 +10,7 @@
 // view changed, so a 2,000-node run stays cheap to watch.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
+const HTML_NS = "http://www.w3.org/1999/xhtml";
 const NODE_H = 38;
 const GAP_X = 30; // between items of a sequence
 const GAP_Y = 10; // between stacked members / arms
@@ -53,6 +54,23 @@ const ZOOM_BUTTONS = [
 const PICTURE_STYLE = ["fill", "stroke", "stroke-width", "stroke-dasharray", "opacity", "font-family", "font-size", "font-weight", "text-anchor", "text-decoration"];
 const ARROWS = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] };
 
+// What an arm's descriptor means, in the user's words (SPEC 2.4).
+function armWords(descriptor) {
+  if (descriptor === 0) return "failure";
+  if (descriptor === 1) return "success";
+  return "chosen by the event";
+}
+
+function armText(descriptor) {
+  return `arm ${descriptor} (${armWords(descriptor)})`;
+}
+
+// One notation for attempts wherever a run is shown (box, tooltip, details, saved snapshot,
+// text progress): ↻2/3 is the second of at most three attempts.
+function attemptsText(attempts, retries) {
+  return retries ? `↻${attempts}/${retries}` : `↻${attempts}`;
+}
+
 // Where a node ran, in words: the engine reports a thread's name, "pid:1234" for a worker
 // process, or a Dask worker's address.
 function ranWhere(worker) {
@@ -76,6 +94,14 @@ function pictureSVG(svgEl) {
     target.removeAttribute("tabindex");
     target.setAttribute("style", PICTURE_STYLE.map((name) => `${name}:${style.getPropertyValue(name)}`).join(";"));
   });
+  for (const host of copy.querySelectorAll("foreignObject")) {
+    const x = Number(host.getAttribute("x")) + Number(host.getAttribute("width")) / 2;
+    const y = Number(host.getAttribute("y")) + Math.min(12, Number(host.getAttribute("height")) / 2 + 4);
+    const words = [...host.querySelectorAll("span")].map((line) => line.textContent).filter(Boolean);
+    const text = svg("text", { x, y, style: "text-anchor:middle;font-size:11px;font-family:sans-serif" });
+    text.textContent = words.join(" · ");
+    host.replaceWith(text);
+  }
   copy.setAttribute("xmlns", SVG_NS);
   const background = getComputedStyle(svgEl.closest(".pointy-widget")).backgroundColor;
   const bg = document.createElementNS(SVG_NS, "rect");
@@ -117,7 +143,7 @@ function savePicture(svgEl, name, format) {
 }
 
 function formatElapsed(ms) {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const seconds = Math.max(0, Math.floor(Math.round(ms) / 1000)); // whole ms first: 73999.9999 is 74 s
   return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, "0")}s`;
 }
 
@@ -241,7 +267,9 @@ function measure(block, expanded, meter) {
         return { kind: "collapsed", group: block.group, ids: nodeIds(block), size: block.members.length, w: GROUP_W, h: GROUP_H };
       }
       const members = block.members.map((member) => measure(member, expanded, meter));
-      const w = maxOf(members, (m) => m.w) + 2 * PAD;
+      // a large group is at least as wide as its collapse toggle's words
+      const toggle = big ? Math.ceil(meter(toggleWords(block.members.length)).w) + 12 : 0;
+      const w = Math.max(maxOf(members, (m) => m.w), toggle) + 2 * PAD;
       const h = members.reduce((sum, m) => sum + m.h, 0) + GAP_Y * (members.length + 1) + (big ? 14 : 0);
       return { kind: "parallel", group: block.group, members, big, w, h };
     }
@@ -290,8 +318,8 @@ function draw(L, x, y, parent, ctx, follows) {
       frame.appendChild(svg("title", {})).textContent = `${L.members.length} in parallel`;
       let my = y + GAP_Y;
       if (L.big) {
-        const toggle = svg("text", { class: "pointy-group-toggle", "data-group": L.group, x: x + PAD / 2 + 6, y: y + 12, tabindex: 0, role: "button", "aria-expanded": "true" }, parent);
-        toggle.textContent = `▾ ${L.members.length} in parallel · collapse`;
+        const host = svg("foreignObject", { class: "pointy-toggle-host", x: x + PAD / 2 + 2, y: y + 1, width: L.w - PAD - 4, height: 16 }, parent);
+        toggleButton(host, L.group, true, [toggleWords(L.members.length)]);
         my += 14;
       }
       const paths = [];
@@ -325,7 +353,7 @@ function draw(L, x, y, parent, ctx, follows) {
         if (follows) edge(group, `M${ax + arm.body.w} ${acy}H${x + L.w - PAD / 2}V${cy}H${x + L.w}`, "then");
         const label = svg("text", { class: "pointy-descriptor", x: hx + ARM_GAP / 2 + 4, y: acy - 5 }, group);
         label.textContent = String(arm.descriptor);
-        svg("title", {}, label).textContent = `arm ${arm.descriptor}${arm.link === "pipe" ? " (|-> pipes the result)" : ""}`;
+        svg("title", {}, label).textContent = `${armText(arm.descriptor)}${arm.link === "pipe" ? ", |-> pipes the result" : ""}`;
         draw(arm.body, ax, ay, group, ctx, false);
         const info = { g: group, descriptor: arm.descriptor, ids: arm.ids, headStep: L.headStep };
         ctx.arms.push(info);
@@ -357,14 +385,36 @@ function drawStep(L, x, y, parent, ctx) {
   ctx.nodeEls.set(L.id, { g, label, sub, x, y, w: L.w, h: L.h });
 }
 
+function toggleWords(size) {
+  return `▾ ${size} in parallel · collapse`;
+}
+
+// The expand / collapse toggle of a large parallel group: a real HTML <button> (focusable, Enter
+// and Space, a focus ring, announced as a button) inside the SVG.
+function toggleButton(host, group, expanded, lines) {
+  const button = document.createElementNS(HTML_NS, "button");
+  button.className = "pointy-group-toggle";
+  button.type = "button";
+  button.dataset.group = group;
+  button.setAttribute("aria-expanded", String(expanded));
+  lines.forEach((text, i) => {
+    const line = document.createElementNS(HTML_NS, "span");
+    line.className = i ? "pointy-sub" : "pointy-label";
+    line.textContent = text;
+    button.appendChild(line);
+  });
+  host.appendChild(button);
+  return button;
+}
+
 function drawCollapsed(L, x, y, parent, ctx) {
   if (ctx.drawn++ > 0) arrow(parent, x, y + L.h / 2);
-  const g = svg("g", { class: "pointy-group-collapsed", "data-group": L.group, "data-state": "pending", transform: `translate(${x},${y})`, tabindex: 0, role: "button" }, parent);
+  const g = svg("g", { class: "pointy-group-collapsed", "data-group": L.group, "data-state": "pending", transform: `translate(${x},${y})` }, parent);
   svg("rect", { width: L.w, height: L.h, rx: 8 }, g);
-  svg("text", { class: "pointy-label", x: L.w / 2, y: 17 }, g).textContent = `${L.size} in parallel ▸`;
-  g.setAttribute("aria-expanded", "false");
-  const counts = svg("text", { class: "pointy-sub", x: L.w / 2, y: 33 }, g);
-  const title = svg("title", {}, g);
+  const host = svg("foreignObject", { class: "pointy-toggle-host", x: 0, y: 0, width: L.w, height: L.h }, g);
+  const button = toggleButton(host, L.group, false, [`${L.size} in parallel ▸`, ""]);
+  const counts = button.lastChild;
+  const title = button;
   ctx.collapsed.set(L.group, { g, counts, title, ids: L.ids });
   for (const id of L.ids) ctx.groupOf.set(id, L.group);
 }
@@ -410,21 +460,26 @@ function sameView(a, b) {
   return a.state === b.state && a.attempts === b.attempts && a.duration === b.duration && a.descriptor === b.descriptor;
 }
 
-function paintNode(el, id, view, retries) {
+// `elapsed`: seconds the node has been running (null when it is not running).
+function subText(view, retries, elapsed) {
+  const parts = [];
+  if (view.attempts > 1) parts.push(attemptsText(view.attempts, retries));
+  const time = elapsed !== null ? formatElapsed(elapsed * 1000) : formatDuration(view.duration);
+  if (time) parts.push(time);
+  return parts.join(" · ");
+}
+
+function paintNode(el, id, view, retries, elapsed) {
   el.g.setAttribute("data-state", view.state);
   el.g.setAttribute("data-attempts", String(view.attempts || 0));
-  const parts = [];
-  if (view.attempts > 1) parts.push(retries ? `↻${view.attempts}/${retries}` : `↻${view.attempts}`);
-  const duration = formatDuration(view.duration);
-  if (duration) parts.push(duration);
-  el.sub.textContent = parts.join(" · ");
+  el.sub.textContent = subText(view, retries, elapsed);
   el.g.setAttribute("aria-label", `${id}, ${view.state}`);
 }
 
 // What the hover tooltip says about a node: full name, state, attempts, duration, first error line.
-function tooltipLines(id, view, error) {
+function tooltipLines(id, view, error, retries) {
   const facts = [view.state];
-  if (view.attempts > 1) facts.push(`${view.attempts} attempts`);
+  if (view.attempts > 1) facts.push(attemptsText(view.attempts, retries));
   const duration = formatDuration(view.duration);
   if (duration) facts.push(duration);
   const lines = [id, facts.join(" · ")];
@@ -452,7 +507,7 @@ function paintGroup(group, nodes) {
   const text = STATES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ");
   group.g.setAttribute("data-state", summaryState(counts, group.ids.length));
   group.counts.textContent = text;
-  group.title.textContent = `${group.ids.length} in parallel · ${text} (click to expand)`;
+  group.title.title = `${group.ids.length} in parallel · ${text} (click to expand)`;
 }
 
 // Mirrors snapshot.arm_status (the saved picture): taken / not-taken / open.
@@ -466,8 +521,9 @@ function paintArm(arm, nodes) {
 }
 
 // Views of a node table, merged into `nodes` (an id -> view object); returns the ids.
+// `started` is the kernel's clock (epoch seconds) when the node first started.
 function mergeTable(nodes, table) {
-  const { ids = [], state = [], attempts = [], duration_us: micros = [], descriptor = [] } = table || {};
+  const { ids = [], state = [], attempts = [], duration_us: micros = [], descriptor = [], started = [] } = table || {};
   for (let i = 0; i < ids.length; i++) {
     const us = micros[i];
     nodes[ids[i]] = {
@@ -475,6 +531,7 @@ function mergeTable(nodes, table) {
       attempts: attempts[i] || 0,
       duration: us === null || us === undefined ? null : us / 1e6,
       descriptor: descriptor[i] === undefined ? null : descriptor[i],
+      started: typeof started[i] === "number" ? started[i] : null,
     };
   }
   return ids;
@@ -502,13 +559,125 @@ function paint(ctx, nodes, painted, ids) {
     if (before && sameView(before, view)) continue;
     painted[id] = view;
     const el = ctx.nodeEls.get(id);
-    if (el) paintNode(el, id, view, ctx.retries.get(id));
+    if (el) paintNode(el, id, view, ctx.retries.get(id), ctx.elapsed(id, view));
     const group = ctx.groupOf.get(id);
     if (group !== undefined) groups.add(group);
     for (const arm of ctx.armsOf.get(id) || []) arms.add(arm);
   }
   for (const group of groups) paintGroup(ctx.collapsed.get(group), nodes);
   for (const arm of arms) paintArm(arm, nodes);
+}
+
+// ---- the timeline tab -----------------------------------------------------------------------
+//
+// Drawn from `timeline_layout` (pointy_engine/telemetry/timeline.py), which the kernel sends in
+// the `timeline_json` trait while this tab is shown: one lane per worker, a bar per attempt, a
+// dashed line for each retry wait, the critical path outlined. Running bars grow here, between
+// two layouts, from the time the layout was received.
+
+const LANE_H = 26;
+const LANE_LABEL = 190; // room for the lane names at the left
+const AXIS_H = 22;
+const BAR_FONT = "600 11px";
+
+// A lane's name: where its attempts ran, as the details pane says it ("thread pointy-worker-0").
+function laneName(worker) {
+  return ranWhere(worker).replace(/^ran (in|on) (the |a )?/, "").replace(/^thread \((.*)\)$/, "thread $1");
+}
+
+// A tick step of 1, 2 or 5 times a power of ten, about every 110 px.
+function tickStep(span, pixels) {
+  const raw = (span * 110) / Math.max(pixels, 1);
+  const power = 10 ** Math.floor(Math.log10(raw));
+  for (const factor of [1, 2, 5, 10]) if (power * factor >= raw) return power * factor;
+  return power * 10;
+}
+
+function formatTick(seconds, step) {
+  if (step < 1) {
+    const digits = Math.max(0, -Math.floor(Math.log10(step * 1000) + 1e-9)); // 0.2 ms steps: 1
+    return `${(seconds * 1000).toFixed(digits)} ms`;
+  }
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  return formatElapsed(seconds * 1000);
+}
+
+function timelineView(host, fontFamily) {
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${BAR_FONT} ${fontFamily}`;
+  let layout = null;
+  let received = 0;
+
+  function running() {
+    return layout ? layout.bars.some((bar) => bar.state === "running") : false;
+  }
+
+  function draw() {
+    host.replaceChildren();
+    if (!layout || !layout.bars.length) {
+      html("div", "pointy-empty", host, "Nothing has run yet: the timeline fills in as nodes start.");
+      return;
+    }
+    const grow = running() ? Math.max(0, Date.now() / 1000 - received) : 0;
+    const end = (bar) => (bar.state === "running" ? bar.end + grow : bar.end);
+    const span = Math.max(layout.end + grow, maxOf(layout.bars, end), 1e-3);
+    const width = Math.max(480, host.clientWidth || 1040);
+    const plot = width - LANE_LABEL - 16;
+    const xOf = (seconds) => LANE_LABEL + (plot * seconds) / span;
+    const lanes = layout.lanes.length || 1;
+    const height = AXIS_H + LANE_H * lanes + 8;
+    const root = svg("svg", { class: "pointy-timeline-svg", width, height, viewBox: `0 0 ${width} ${height}` }, host);
+    const step = tickStep(span, plot);
+    for (let t = 0; t <= span + 1e-9; t += step) {
+      svg("line", { class: "pointy-tick", x1: xOf(t), x2: xOf(t), y1: AXIS_H - 4, y2: height - 4 }, root);
+      svg("text", { class: "pointy-tick-label", x: xOf(t), y: AXIS_H - 8 }, root).textContent = formatTick(t, step);
+    }
+    layout.lanes.forEach((worker, i) => {
+      const y = AXIS_H + i * LANE_H;
+      const lane = svg("rect", { class: "pointy-lane", "data-lane": i, x: 0, y, width, height: LANE_H }, root);
+      svg("title", {}, lane).textContent = String(worker);
+      svg("text", { class: "pointy-lane-label", x: 6, y: y + LANE_H / 2 + 4 }, root).textContent = laneName(worker);
+    });
+    for (const wait of layout.waits) {
+      const y = AXIS_H + wait.lane * LANE_H + LANE_H / 2;
+      const line = svg("line", { class: "pointy-wait", "data-node": wait.node, x1: xOf(wait.start), x2: xOf(wait.end), y1: y, y2: y }, root);
+      svg("title", {}, line).textContent = `${wait.node}: waited ${formatDuration(wait.delay)} before retrying`;
+    }
+    const critical = new Set(layout.critical_path || []);
+    for (const bar of layout.bars) {
+      const x = xOf(bar.start);
+      const w = Math.max(2, xOf(end(bar)) - x);
+      const y = AXIS_H + bar.lane * LANE_H + 3;
+      const g = svg("g", { class: "pointy-bar", "data-node": bar.node, "data-state": bar.state, "data-attempt": bar.attempt }, root);
+      if (critical.has(bar.node)) g.setAttribute("data-critical", "true");
+      svg("rect", { x, y, width: w, height: LANE_H - 6, rx: 3 }, g);
+      const name = bar.attempt > 1 ? `${bar.node} ${attemptsText(bar.attempt)}` : bar.node;
+      if (context.measureText(name).width + 8 <= w) {
+        svg("text", { class: "pointy-bar-label", x: x + 4, y: y + (LANE_H - 6) / 2 + 1 }, g).textContent = name;
+      }
+      const facts = [`${bar.node}`, `attempt ${bar.attempt}`, bar.state, formatDuration(end(bar) - bar.start)];
+      if (critical.has(bar.node)) facts.push("on the critical path");
+      svg("title", {}, g).textContent = facts.join(" · ") + (bar.error ? `\n${bar.error}` : "");
+    }
+  }
+
+  function caption() {
+    if (layout && layout.bars.length) html("div", "pointy-timeline-key", host, "A bar per attempt, a lane per worker · dashed line: the wait before a retry · outlined: the critical path");
+  }
+
+  return {
+    show(next) {
+      layout = next;
+      received = Date.now() / 1000;
+      draw();
+      caption();
+    },
+    tick() {
+      if (!running()) return;
+      draw();
+      caption();
+    },
+  };
 }
 
 // ---- the widget -----------------------------------------------------------------------------
@@ -544,9 +713,22 @@ function render({ model, el }) {
     svg("path", { d: "M1 5H25", class: `pointy-edge pointy-legend-line-${kind}` }, sample);
     html("span", "", item, words);
   }
-  const views = html("div", "pointy-views", root); // the graph now; a timeline tab can sit beside it
+  const views = html("div", "pointy-views", root);
   views.dataset.view = "graph";
+  const tabs = html("div", "pointy-tabs", views);
+  tabs.setAttribute("role", "tablist");
+  const tabButtons = {};
+  for (const [name, words] of [["graph", "Graph"], ["timeline", "Timeline"]]) {
+    const tab = html("button", `pointy-tab pointy-tab-${name}`, tabs, words);
+    tab.type = "button";
+    tab.setAttribute("role", "tab");
+    tab.setAttribute("aria-selected", String(name === "graph"));
+    tab.dataset.view = name;
+    tabButtons[name] = tab;
+  }
   const canvas = html("div", "pointy-canvas", views);
+  const timelineHost = html("div", "pointy-timeline", views);
+  let timeline = null; // made when the tab is first shown
   const zoomBar = html("div", "pointy-zoom", views);
   const zoomButtons = {};
   for (const [key, label, title] of ZOOM_BUTTONS) {
@@ -572,26 +754,38 @@ function render({ model, el }) {
   let natural = { w: 0, h: 0 }; // the graph's size at zoom 1
   let zoom = 1;
   let room = 1040; // the canvas's width when the graph was last drawn
-  const started = new Map(); // node id -> performance.now() when this view saw it start running
-  function noteStarts(ids) {
-    const now = performance.now();
+  // Elapsed time of a running node is counted from its start time on the kernel's clock, so a
+  // view opened late or reloaded shows the true figure. `skew` (kernel clock minus this page's)
+  // comes with every table, as its `now`; a kernel that sends no start time falls back to when
+  // this view saw the node start.
+  let skew = 0;
+  const seenStart = new Map(); // node id -> Date.now() / 1000 when this view saw it running
+  function noteStarts(ids, now) {
+    if (typeof now === "number") skew = now - Date.now() / 1000;
+    const at = Date.now() / 1000;
     for (const id of ids) {
       const view = live.nodes[id];
       if (view && view.state === "running") {
-        if (!started.has(id)) started.set(id, now);
-      } else started.delete(id);
+        if (!seenStart.has(id)) seenStart.set(id, at);
+      } else seenStart.delete(id);
     }
+  }
+  function elapsed(id, view) {
+    if (!view || view.state !== "running") return null;
+    if (view.started !== null) return Math.max(0, Date.now() / 1000 + skew - view.started);
+    const seen = seenStart.get(id);
+    return seen === undefined ? null : Date.now() / 1000 - seen;
   }
 
   function readTable() {
     live.nodes = {};
     const table = parseJSON(model.get("nodes_json"), "nodes_json");
-    if (table) noteStarts(mergeTable(live.nodes, table));
+    if (table) noteStarts(mergeTable(live.nodes, table), table.now);
   }
 
   function build() {
     canvas.replaceChildren();
-    ctx = { nodeEls: new Map(), collapsed: new Map(), groupOf: new Map(), arms: [], armsOf: new Map(), retries: new Map(), drawn: 0, plan: !model.get("run_id") };
+    ctx = { nodeEls: new Map(), collapsed: new Map(), groupOf: new Map(), arms: [], armsOf: new Map(), retries: new Map(), drawn: 0, plan: !model.get("run_id"), elapsed };
     selectedEl = null;
     painted = {};
     const graph = live.graph;
@@ -628,7 +822,7 @@ function render({ model, el }) {
   function onDelta(content) {
     if (!content || content.type !== "delta" || content.run !== model.get("run_id")) return;
     const ids = mergeTable(live.nodes, content.nodes);
-    noteStarts(ids);
+    noteStarts(ids, content.now);
     if (content.status !== undefined) live.status = content.status;
     if (content.message !== undefined) live.message = content.message;
     if (ctx) paint(ctx, live.nodes, painted, ids);
@@ -730,13 +924,14 @@ function render({ model, el }) {
     const badge = html("span", "pointy-badge", head, d.state);
     badge.dataset.state = d.state;
     const facts = [];
-    if (d.attempts) facts.push(`${d.attempts} attempt${d.attempts === 1 ? "" : "s"}`);
+    if (d.attempts === 1) facts.push("1 attempt");
+    else if (d.attempts) facts.push(`${attemptsText(d.attempts, ctx && ctx.retries.get(d.node))} attempts`);
     if (d.duration !== null && d.duration !== undefined) {
       // A cache hit's duration is what the event took when its value was computed.
       facts.push(d.state === "cached" ? `took ${formatDuration(d.duration)} when it ran` : formatDuration(d.duration));
     }
     const heads = ctx ? ctx.arms.filter((arm) => arm.headStep === d.node) : [];
-    if (heads.length && d.descriptor !== null && d.descriptor !== undefined) facts.push(`took arm ${d.descriptor}`);
+    if (heads.length && d.descriptor !== null && d.descriptor !== undefined) facts.push(`took ${armText(d.descriptor)}`);
     html("span", "pointy-facts", head, facts.join(" · "));
     if ("pointyLabextension" in document.body.dataset) {
       const link = html("a", "pointy-goto", head, "Go to definition");
@@ -770,6 +965,9 @@ function render({ model, el }) {
       if (expanded.has(id)) expanded.delete(id);
       else expanded.add(id);
       build();
+      // keep the keyboard where it was: on the same group's toggle, now drawn anew
+      const again = canvas.querySelector(`button.pointy-group-toggle[data-group="${CSS.escape(id)}"]`);
+      if (again) again.focus({ preventScroll: true });
     };
     return null;
   }
@@ -790,6 +988,7 @@ function render({ model, el }) {
       return;
     }
     if (event.key !== "Enter" && event.key !== " ") return;
+    if (event.target.tagName === "BUTTON") return; // a real button clicks itself
     const action = target(event);
     if (action) {
       event.preventDefault();
@@ -808,7 +1007,7 @@ function render({ model, el }) {
     let error = d.node === id ? d.error : null;
     if (!error && view.state === "failed" && (live.message || "").startsWith(`${id} failed: `)) error = live.message.slice(id.length + 9);
     tooltip.replaceChildren();
-    tooltipLines(id, view, error).forEach((line, i) => html("div", i ? "" : "pointy-tooltip-name", tooltip, line));
+    tooltipLines(id, view, error, ctx.retries.get(id)).forEach((line, i) => html("div", i ? "" : "pointy-tooltip-name", tooltip, line));
     tooltip.dataset.node = id;
     const box = node.getBoundingClientRect();
     const host = root.getBoundingClientRect();
@@ -840,16 +1039,35 @@ function render({ model, el }) {
       if (svgEl) savePicture(svgEl, `pointy-${model.get("run_id") || "plan"}`, format);
     });
   }
-  // Running nodes show their elapsed time, counted here from when this view saw them start: one
-  // timer in the page, no kernel messages.
+  // Graph or timeline. The kernel computes the timeline's layout only while a view shows it.
+  function showView(name) {
+    views.dataset.view = name;
+    for (const [key, tab] of Object.entries(tabButtons)) tab.setAttribute("aria-selected", String(key === name));
+    if (name === "timeline") {
+      if (!timeline) timeline = timelineView(timelineHost, getComputedStyle(root).fontFamily);
+      timeline.show(parseJSON(model.get("timeline_json"), "timeline_json"));
+    }
+    model.send({ type: "view", view: name });
+  }
+  for (const [name, tab] of Object.entries(tabButtons)) tab.addEventListener("click", () => showView(name));
+  // The tablist's keys: ← and → move to the other tab and show it.
+  tabs.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    event.preventDefault();
+    const next = views.dataset.view === "graph" ? "timeline" : "graph";
+    showView(next);
+    tabButtons[next].focus();
+  });
+
+  // Running nodes tick their elapsed time: one timer in the page, no kernel messages.
   const clock = setInterval(() => {
     if (!ctx) return;
-    const now = performance.now();
-    for (const [id, since] of started) {
+    for (const id of seenStart.keys()) {
       const el = ctx.nodeEls.get(id);
       const view = live.nodes[id];
-      if (el && view && view.state === "running") el.sub.textContent = formatElapsed(now - since);
+      if (el && view) el.sub.textContent = subText(view, ctx.retries.get(id), elapsed(id, view));
     }
+    if (timeline && views.dataset.view === "timeline") timeline.tick();
   }, 1000);
 
   const handlers = [
@@ -859,6 +1077,9 @@ function render({ model, el }) {
       build();
     }],
     ["change:nodes_json", onTable],
+    ["change:timeline_json", () => {
+      if (timeline && views.dataset.view === "timeline") timeline.show(parseJSON(model.get("timeline_json"), "timeline_json"));
+    }],
     ["change:status", () => {
       live.status = model.get("status");
       paintStatus();
