@@ -9,8 +9,8 @@
  *
  * Problems are underlined (`cm-pointy-diagnostic`, the message in `data-message`) and hovering
  * one shows its message (`cm-pointy-diagnostic-tooltip`). The editor's `data-pointy-check-ms`
- * and `data-pointy-checks` keep the time of the last local check and how many ran, for the
- * measurement in tests/test_labextension_browser.py; `data-pointy-kernel` says how the last
+ * (parse and checks), `data-pointy-show-ms` (underlining) and `data-pointy-checks` (how many
+ * ran) are kept for the measurement in tests/test_labextension_browser.py; `data-pointy-kernel` says how the last
  * question to the kernel went (`asking`, `answered`, `silent`, `none`).
  */
 
@@ -115,9 +115,14 @@ const checker = ViewPlugin.fromClass(
         console.warn('pointy: the editor check failed; nothing is underlined', error);
         found = [];
       }
-      this.show(marksFor(view, found, base));
-      view.dom.dataset.pointyCheckMs = (performance.now() - began).toFixed(2);
-      view.dom.dataset.pointyChecks = String(Number(view.dom.dataset.pointyChecks ?? 0) + 1);
+      const checked = performance.now();
+      if (found.length > 0 || view.state.field(diagnosticField).size > 0) {
+        this.show(marksFor(view, found, base));
+      }
+      const dataset = view.dom.dataset;
+      dataset.pointyCheckMs = (checked - began).toFixed(2);
+      dataset.pointyShowMs = (performance.now() - checked).toFixed(2);
+      dataset.pointyChecks = String(Number(dataset.pointyChecks ?? 0) + 1);
       if (found.length === 0 && base > 0) {
         this.askKernel(source, base);
       }

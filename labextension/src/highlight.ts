@@ -52,6 +52,13 @@ export function pipelineStart(view: EditorView): number | null {
   return first.to < doc.length ? first.to + 1 : doc.length;
 }
 
+/**
+ * Marks for the lines on screen (CodeMirror's visible ranges) and one line around them, so a
+ * keystroke in a 1,000-line cell costs what the screen shows, not the whole cell. Tokens never
+ * cross a line, so whole lines tokenize alone; only a number's role can hang on a neighbour
+ * further away than one line (`3` on one line, `* A` two lines below), and then it shows as a
+ * plain number until it scrolls in with its neighbour.
+ */
 function decorate(view: EditorView): DecorationSet {
   const start = pipelineStart(view);
   if (start === null) {
@@ -68,8 +75,20 @@ function decorate(view: EditorView): DecorationSet {
       }
     }
   }
-  for (const token of tokenize(doc.sliceString(start), start)) {
-    builder.add(token.from, token.to, MARKS[token.kind]);
+  const firstLine = doc.lineAt(start).number;
+  let done = start;
+  for (const range of view.visibleRanges) {
+    const top = Math.max(doc.lineAt(Math.max(range.from, start)).number - 1, firstLine);
+    const bottom = Math.min(doc.lineAt(range.to).number + 1, doc.lines);
+    const from = Math.max(doc.line(top).from, done);
+    const to = doc.line(bottom).to;
+    if (from >= to) {
+      continue;
+    }
+    for (const token of tokenize(doc.sliceString(from, to), from)) {
+      builder.add(token.from, token.to, MARKS[token.kind]);
+    }
+    done = to;
   }
   return builder.finish();
 }
@@ -81,7 +100,11 @@ export const pointyHighlight = ViewPlugin.fromClass(
       this.decorations = decorate(view);
     }
     update(update: ViewUpdate): void {
-      if (update.docChanged || update.startState.facet(language) !== update.state.facet(language)) {
+      if (
+        update.docChanged ||
+        update.viewportChanged ||
+        update.startState.facet(language) !== update.state.facet(language)
+      ) {
         this.decorations = decorate(update.view);
       }
     }

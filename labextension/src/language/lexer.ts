@@ -44,19 +44,38 @@ export const TOKEN_DISPLAY: Record<string, string> = {
 };
 
 // Python's `\w` is a letter, any kind of number, or `_`; `[^\W\d]` leaves out decimal digits.
+// One sticky pattern, one group per rule in PLY's order (the rules never compete for a
+// character, so the order only keeps the reading simple); group 1 is the ignored comment.
 const WORD = '\\p{L}\\p{N}_';
-const RULES: [TokenType | null, RegExp][] = [
-  ['DIRECTIVE', new RegExp(`@[${WORD}-]*(?::[${WORD}.-]*)?`, 'uy')],
-  ['NAME', new RegExp(`[\\p{L}\\p{Nl}\\p{No}_][${WORD}]*`, 'uy')],
-  [null, /#[^\n]*/uy],
-  ['NUMBER', /[0-9]+/uy],
-  ['PIPE', /\|->/uy],
-  ['PAR', /\|\|/uy],
-  ['THEN', /->/uy],
-  ['STAR', /\*/uy],
-  ['COMMA', /,/uy],
-  ['LPAREN', /\(/uy],
-  ['RPAREN', /\)/uy]
+const TOKEN = new RegExp(
+  [
+    '(#[^\\n]*)',
+    `(@[${WORD}-]*(?::[${WORD}.-]*)?)`,
+    `([\\p{L}\\p{Nl}\\p{No}_][${WORD}]*)`,
+    '([0-9]+)',
+    '(\\|->)',
+    '(\\|\\|)',
+    '(->)',
+    '(\\*)',
+    '(,)',
+    '(\\()',
+    '(\\))'
+  ].join('|'),
+  'uy'
+);
+const GROUP_TYPES: (TokenType | null)[] = [
+  null,
+  null,
+  'DIRECTIVE',
+  'NAME',
+  'NUMBER',
+  'PIPE',
+  'PAR',
+  'THEN',
+  'STAR',
+  'COMMA',
+  'LPAREN',
+  'RPAREN'
 ];
 const IGNORED = ' \t\r\n';
 
@@ -94,31 +113,34 @@ export class Lexer {
 
   /** A token (null for a comment) at the current position, or undefined when no rule matches. */
   private match(): LexToken | null | undefined {
-    for (const [type, rule] of RULES) {
-      rule.lastIndex = this.position;
-      const found = rule.exec(this.source);
-      if (found === null) {
-        continue;
-      }
-      const pos = this.position;
-      this.position += found[0].length;
-      if (type === null) {
-        return null;
-      }
-      if (type === 'LPAREN') {
-        this.depth += 1;
-        if (this.depth > MAX_NESTING) {
-          throw new PointySyntaxError(
-            `parentheses nested deeper than ${MAX_NESTING} levels`,
-            this.source,
-            pos
-          );
-        }
-      } else if (type === 'RPAREN') {
-        this.depth -= 1;
-      }
-      return { type, value: found[0], pos };
+    TOKEN.lastIndex = this.position;
+    const found = TOKEN.exec(this.source);
+    if (found === null) {
+      return undefined;
     }
-    return undefined;
+    const pos = this.position;
+    const value = found[0];
+    this.position += value.length;
+    if (found[1] !== undefined) {
+      return null; // a comment
+    }
+    let group = 2;
+    while (found[group] === undefined) {
+      group += 1;
+    }
+    const type = GROUP_TYPES[group] as TokenType;
+    if (type === 'LPAREN') {
+      this.depth += 1;
+      if (this.depth > MAX_NESTING) {
+        throw new PointySyntaxError(
+          `parentheses nested deeper than ${MAX_NESTING} levels`,
+          this.source,
+          pos
+        );
+      }
+    } else if (type === 'RPAREN') {
+      this.depth -= 1;
+    }
+    return { type, value, pos };
   }
 }

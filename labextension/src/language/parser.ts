@@ -33,19 +33,45 @@ type Value =
   | Parens
   | null;
 
-interface Symbol {
-  type: string;
-  value: Value;
-  pos: number; // tokens only, as PLY's `p.lexpos`
-}
-
+// The tables as flat typed arrays, indexed by state and symbol number: the LR loop runs once per
+// token and per reduction, so it reads numbers, not string-keyed objects.
+const TERMINALS = [...new Set(Object.values(ACTIONS).flatMap(row => Object.keys(row)))];
+const NONTERMINALS = [...new Set(PRODUCTIONS.map(([name]) => name))];
+const TERMINAL: Record<string, number> = {};
+TERMINALS.forEach((name, index) => (TERMINAL[name] = index));
+const END = TERMINAL.$end;
+const NAME = TERMINAL.NAME;
+const STATES = Object.keys(ACTIONS).length;
+const NO_ACTION = 0x7fffffff;
+const ACTION = new Int32Array(STATES * TERMINALS.length).fill(NO_ACTION);
+const GOTO = new Int32Array(STATES * NONTERMINALS.length).fill(-1);
 // PLY reduces without reading a token in states whose only action is one reduction.
-const DEFAULTED: Record<string, number> = {};
-for (const [state, actions] of Object.entries(ACTIONS)) {
-  const rules = Object.values(actions);
-  if (rules.length === 1 && rules[0] < 0) {
-    DEFAULTED[state] = rules[0];
+const DEFAULTED = new Int32Array(STATES);
+for (const [state, row] of Object.entries(ACTIONS)) {
+  const rules = Object.values(row);
+  for (const [name, action] of Object.entries(row)) {
+    ACTION[Number(state) * TERMINALS.length + TERMINAL[name]] = action;
   }
+  if (rules.length === 1 && rules[0] < 0) {
+    DEFAULTED[Number(state)] = rules[0];
+  }
+}
+for (const [state, row] of Object.entries(GOTOS)) {
+  for (const [name, next] of Object.entries(row)) {
+    GOTO[Number(state) * NONTERMINALS.length + NONTERMINALS.indexOf(name)] = next;
+  }
+}
+const LHS = PRODUCTIONS.map(([name]) => NONTERMINALS.indexOf(name));
+const LENGTH = PRODUCTIONS.map(([, length]) => length);
+const ACTION_OF = PRODUCTIONS.map(([, , action]) => action);
+
+/** The parser's stacks: per symbol its value, its kind (terminal number, or -1 for a
+ * nonterminal) and, for tokens, its offset (PLY's `p.lexpos`). */
+interface Stack {
+  values: Value[];
+  kinds: number[];
+  offsets: number[];
+  base: number; // where the symbols of the production being reduced start
 }
 
 const CLOSING = new Set(['RPAREN', 'COMMA']);
@@ -117,37 +143,40 @@ function branchedOf(target: ast.EventRef | ast.Group, parens: Parens, source: st
   return { kind: 'branched', target, arms, span: [target.span[0], parens.end] };
 }
 
-function eventAt(symbol: Symbol): ast.EventRef {
-  const name = symbol.value as string;
-  return { kind: 'event', name, span: [symbol.pos, symbol.pos + name.length] };
+function eventAt(stack: Stack, index: number): ast.EventRef {
+  const name = stack.values[index] as string;
+  const offset = stack.offsets[index];
+  return { kind: 'event', name, span: [offset, offset + name.length] };
 }
 
 /** A NAME token or a compound, as the retry rules take either. */
-function targetOf(symbol: Symbol): ast.Unit {
-  return symbol.type === 'NAME' ? eventAt(symbol) : (symbol.value as ast.Unit);
+function targetOf(stack: Stack, index: number): ast.Unit {
+  return stack.kinds[index] === NAME ? eventAt(stack, index) : (stack.values[index] as ast.Unit);
 }
 
 function retryOf(target: ast.Unit, factor: string, span: ast.Span): ast.Retry {
   return { kind: 'retry', target, factor: ast.integer(factor), span };
 }
 
-/** The value of the left-hand side of a reduction of `rhs` by the Python action `action`. */
-function reduce(action: string, rhs: Symbol[], source: string): Value {
-  const v = (index: number): Value => rhs[index].value;
+/** The value of the left-hand side of a reduction by the Python action `action`, whose
+ * `length` symbols sit on `stack` from `stack.base`. */
+function reduce(action: string, length: number, stack: Stack, source: string): Value {
+  // No closures here: this runs once per reduction, and garbage is what slows a long cell.
+  const { values, offsets, base } = stack;
   switch (action) {
     case 'p_pipeline': {
-      const flow = v(1) as ast.Flow;
-      return { kind: 'pipeline', flow, directives: v(0) as ast.Directive[], span: flow.span };
+      const flow = values[base + 1] as ast.Flow;
+      return { kind: 'pipeline', flow, directives: values[base] as ast.Directive[], span: flow.span };
     }
     case 'p_directives': {
-      if (rhs.length === 1) {
+      if (length === 1) {
         return [];
       }
-      const text = v(1) as string;
+      const text = values[base + 1] as string;
       const colon = text.indexOf(':');
       const name = colon === -1 ? text : text.slice(0, colon);
-      const offset = rhs[1].pos;
-      const list = v(0) as ast.Directive[];
+      const offset = offsets[base + 1];
+      const list = values[base] as ast.Directive[];
       list.push({
         kind: 'directive',
         name: name.slice(1),
@@ -159,80 +188,80 @@ function reduce(action: string, rhs: Symbol[], source: string): Value {
     case 'p_empty':
       return null;
     case 'p_flow_chain': {
-      const chain = v(0) as Chain;
+      const chain = values[base] as Chain;
       return flowOf(closeGroups(chain.steps), chain.links);
     }
     case 'p_flow_stray_arm': {
-      const chain = v(0) as Chain;
+      const chain = values[base] as Chain;
       const steps = closeGroups(chain.steps);
-      steps.push(v(2) as ast.Arm);
-      chain.links.push(linkOf(v(1) as string));
+      steps.push(values[base + 2] as ast.Arm);
+      chain.links.push(linkOf(values[base + 1] as string));
       return flowOf(steps, chain.links);
     }
     case 'p_flow_arm':
-      return flowOf([v(0) as ast.Arm], []);
+      return flowOf([values[base] as ast.Arm], []);
     case 'p_chain_first':
-      return { steps: [v(0) as ast.Unit], links: [] };
+      return { steps: [values[base] as ast.Unit], links: [] };
     case 'p_chain_then':
     case 'p_chain_pipe': {
-      const chain = v(0) as Chain;
-      chain.steps.push(v(2) as ast.Unit);
+      const chain = values[base] as Chain;
+      chain.steps.push(values[base + 2] as ast.Unit);
       chain.links.push(action === 'p_chain_then' ? 'then' : 'pipe');
       return chain;
     }
     case 'p_chain_par': {
-      const chain = v(0) as Chain;
+      const chain = values[base] as Chain;
       const last = chain.steps[chain.steps.length - 1];
       if (Array.isArray(last)) {
-        last.push(v(2) as ast.Unit);
+        last.push(values[base + 2] as ast.Unit);
       } else {
-        chain.steps[chain.steps.length - 1] = [last as ast.Unit, v(2) as ast.Unit];
+        chain.steps[chain.steps.length - 1] = [last as ast.Unit, values[base + 2] as ast.Unit];
       }
       return chain;
     }
     case 'p_unit_name':
-      return eventAt(rhs[0]);
+      return eventAt(stack, base);
     case 'p_unit_compound':
-      return v(0);
+      return values[base];
     case 'p_unit_retry': {
-      const target = targetOf(rhs[0]);
-      const factor = v(2) as string;
-      return retryOf(target, factor, [target.span[0], rhs[2].pos + factor.length]);
+      const target = targetOf(stack, base);
+      const factor = values[base + 2] as string;
+      return retryOf(target, factor, [target.span[0], offsets[base + 2] + factor.length]);
     }
     case 'p_unit_prefix_retry': {
-      const target = targetOf(rhs[2]);
-      return retryOf(target, v(0) as string, [rhs[0].pos, target.span[1]]);
+      const target = targetOf(stack, base + 2);
+      return retryOf(target, values[base] as string, [offsets[base], target.span[1]]);
     }
     case 'p_unit_both_retries': {
-      const target = targetOf(rhs[2]);
-      const factor = v(4) as string;
-      const inner = retryOf(target, factor, [target.span[0], rhs[4].pos + factor.length]);
-      return retryOf(inner, v(0) as string, [rhs[0].pos, inner.span[1]]);
+      const target = targetOf(stack, base + 2);
+      const factor = values[base + 4] as string;
+      const inner = retryOf(target, factor, [target.span[0], offsets[base + 4] + factor.length]);
+      return retryOf(inner, values[base] as string, [offsets[base], inner.span[1]]);
     }
     case 'p_compound_branches':
-      return branchedOf(eventAt(rhs[0]), v(1) as Parens, source);
+      return branchedOf(eventAt(stack, base), values[base + 1] as Parens, source);
     case 'p_compound_group':
-      return groupOf(v(0) as Parens, source);
+      return groupOf(values[base] as Parens, source);
     case 'p_compound_group_branches':
-      return branchedOf(groupOf(v(0) as Parens, source), v(1) as Parens, source);
+      return branchedOf(groupOf(values[base] as Parens, source), values[base + 1] as Parens, source);
     case 'p_parens':
-      return { items: v(1) as ast.Flow[], start: rhs[0].pos, end: rhs[rhs.length - 1].pos + 1 };
+      return { items: values[base + 1] as ast.Flow[], start: offsets[base], end: offsets[base + length - 1] + 1 };
     case 'p_items': {
-      if (rhs.length === 1) {
-        return [v(0) as ast.Flow];
+      if (length === 1) {
+        return [values[base] as ast.Flow];
       }
-      const items = v(0) as ast.Flow[];
-      items.push(v(2) as ast.Flow);
+      const items = values[base] as ast.Flow[];
+      items.push(values[base + 2] as ast.Flow);
       return items;
     }
     case 'p_arm': {
-      const body = v(2) as ast.Flow;
+      const body = values[base + 2] as ast.Flow;
       return {
         kind: 'arm',
-        descriptor: ast.integer(v(0) as string),
-        link: linkOf(v(1) as string),
+        descriptor: ast.integer(values[base] as string),
+        link: linkOf(values[base + 1] as string),
         body,
-        span: [rhs[0].pos, body.span[1]]
+        span: [offsets[base], body.span[1]]
       };
     }
   }
@@ -243,56 +272,69 @@ function reduce(action: string, rhs: Symbol[], source: string): Value {
 export function parse(source: string): ast.Pipeline {
   const lexer = new Lexer(source);
   const states: number[] = [0];
-  const symbols: Symbol[] = [{ type: '$end', value: null, pos: 0 }];
-  let lookahead: Symbol | null = null;
+  const stack: Stack = { values: [null], kinds: [END], offsets: [0], base: 0 };
+  let top = 0; // index of the top symbol; the arrays may hold stale entries above it
+  let kind = -1; // the look-ahead token's terminal number, -1 when none is read
+  let token: LexToken | null = null;
   for (;;) {
-    const state = states[states.length - 1];
-    let action: number | undefined = DEFAULTED[state];
-    if (action === undefined) {
-      if (lookahead === null) {
-        const token: LexToken | null = lexer.next();
-        lookahead = token === null
-          ? { type: '$end', value: null, pos: source.length }
-          : { type: token.type, value: token.value, pos: token.pos };
+    const state = states[top];
+    let action = DEFAULTED[state];
+    if (action === 0) {
+      if (kind === -1) {
+        token = lexer.next();
+        kind = token === null ? END : TERMINAL[token.type];
       }
-      action = ACTIONS[state][lookahead.type];
+      action = ACTION[state * TERMINALS.length + kind];
     }
-    if (action === undefined) {
-      throw syntaxError(source, lookahead as Symbol, state, lexer.depth);
+    if (action === NO_ACTION) {
+      throw syntaxError(source, token, state, lexer.depth);
     }
     if (action > 0) {
-      states.push(action);
-      symbols.push(lookahead as Symbol);
-      lookahead = null;
+      top += 1;
+      states[top] = action;
+      stack.values[top] = token === null ? null : token.value;
+      stack.kinds[top] = kind;
+      stack.offsets[top] = token === null ? source.length : token.pos;
+      kind = -1;
     } else if (action < 0) {
-      const [name, length, func] = PRODUCTIONS[-action];
-      const rhs = length > 0 ? symbols.splice(symbols.length - length, length) : [];
-      states.length -= length;
-      const value = reduce(func, rhs, source);
-      symbols.push({ type: name, value, pos: 0 });
-      states.push(GOTOS[states[states.length - 1]][name]);
+      const production = -action;
+      const length = LENGTH[production];
+      stack.base = top - length + 1;
+      const value = reduce(ACTION_OF[production], length, stack, source);
+      top -= length;
+      const next = GOTO[states[top] * NONTERMINALS.length + LHS[production]];
+      top += 1;
+      states[top] = next;
+      stack.values[top] = value;
+      stack.kinds[top] = -1;
+      stack.offsets[top] = 0;
     } else {
-      return symbols[symbols.length - 1].value as ast.Pipeline;
+      return stack.values[top] as ast.Pipeline;
     }
   }
 }
 
-function syntaxError(source: string, token: Symbol, state: number, depth: number): PointySyntaxError {
+function syntaxError(
+  source: string,
+  token: LexToken | null,
+  state: number,
+  depth: number
+): PointySyntaxError {
   const acceptable = new Set(Object.keys(ACTIONS[state]));
-  if (token.type === 'LPAREN') {
+  if (token !== null && token.type === 'LPAREN') {
     depth -= 1; // the lexer already counted the offending bracket
   }
   if (depth === 0) {
     CLOSING.forEach(name => acceptable.delete(name));
   }
   let expected = EXPECTED_ORDER.filter(name => acceptable.has(name)).map(name => TOKEN_DISPLAY[name]);
-  if (token.type === '$end') {
+  if (token === null) {
     if (isBlank(source) || onlyComments(source)) {
       return new PointySyntaxError('empty pipeline', source, pyRstripLength(source), ['an event name']);
     }
     return new PointySyntaxError('unexpected end of input', source, afterLastToken(source), expected);
   }
-  const value = token.value as string;
+  const value = token.value;
   let problem: string;
   if (token.type === 'NAME') {
     problem = `unexpected event name ${pyRepr(value)}`;
