@@ -64,8 +64,8 @@ def _at(error: PointySyntaxError) -> str:
 
 
 def _utf16(text: str, offset: int) -> int:
-    """A code point offset as JavaScript counts it."""
-    return len(text[:offset].encode("utf-16-le")) // 2
+    """A code point offset as JavaScript counts it (past the end stays past it)."""
+    return len(text[:offset].encode("utf-16-le")) // 2 + max(0, offset - len(text))
 
 
 class DiagnosticsTarget:
