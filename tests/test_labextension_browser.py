@@ -330,6 +330,10 @@ def test_syntax_errors_are_underlined_as_you_type_without_a_kernel(page: Any, se
 
 def test_the_kernel_underlines_unknown_names(page: Any, server: str) -> None:  # noqa: F811
     open_notebook(page, server)
+    page.evaluate(
+        """async () => { const context = jupyterapp.shell.currentWidget.sessionContext;
+            await context.ready; await context.session.kernel.info; }"""
+    )
     set_and_check(page, "%%pointy\nFetch -> Fetc", kernel=True)
     assert page.get_attribute(EDITOR2, "data-pointy-kernel") == "silent"
     assert underlined(page) == []  # no pointy_jupyter in the kernel: it cannot tell
@@ -464,3 +468,31 @@ def test_a_1000_line_cell_is_checked_within_50_ms_per_keystroke(page: Any, serve
     # Wall-clock in a shared browser: a single sample can include the machine's other work,
     # so the limit holds for the typical keystroke and every sample is printed above.
     assert median(check_ms) <= 50
+
+
+def test_ctrl_slash_comments_with_a_hash_in_cells_and_pty_files(page: Any, server: str) -> None:  # noqa: F811
+    open_notebook(page, server)
+    set_cell(page, 2, "%%pointy\nFetch -> Clean")
+    page.locator(f"{CELL2} .cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Control+/")
+    # The notebook has no kernel language yet (cells are text/plain): the `#` is Pointy's own.
+    assert (
+        page.evaluate("() => jupyterapp.shell.currentWidget.content.widgets[2].model.mimeType")
+        == "text/plain"
+    )
+    page.wait_for_function(
+        "() => jupyterapp.shell.currentWidget.content.widgets[2].model.sharedModel"
+        ".getSource() === '%%pointy\\n# Fetch -> Clean'"
+    )
+
+    page.evaluate(
+        "async () => { await jupyterapp.commands.execute('docmanager:open', {path: 'flow.pty'}); }"
+    )
+    page.wait_for_selector(".jp-FileEditor .cm-pointy-event")
+    page.locator(".jp-FileEditor .cm-pointy-event", has_text="Clean").click()
+    page.keyboard.press("Control+/")
+    page.wait_for_function(
+        "() => jupyterapp.shell.currentWidget.content.model.sharedModel.getSource()"
+        ".split('\\n')[1].startsWith('# Fetch')"
+    )

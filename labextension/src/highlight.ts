@@ -5,7 +5,7 @@
  */
 
 import { language, StreamLanguage, StringStream } from '@codemirror/language';
-import { RangeSetBuilder } from '@codemirror/state';
+import { EditorState, RangeSetBuilder } from '@codemirror/state';
 import { Decoration, DecorationSet, EditorView, ViewPlugin, ViewUpdate } from '@codemirror/view';
 
 import { isPointyCell, magicLine, tokenize, TokenKind } from './tokens';
@@ -53,8 +53,8 @@ export function pipelineStart(view: EditorView): number | null {
 }
 
 /**
- * Marks for the lines on screen (CodeMirror's visible ranges) and one line around them, so a
- * keystroke in a 1,000-line cell costs what the screen shows, not the whole cell. Tokens never
+ * Marks for the lines CodeMirror draws (its viewport: the screen and a margin) and one line
+ * around them, so a keystroke in a 1,000-line cell costs what is drawn, not the whole cell. Tokens never
  * cross a line, so whole lines tokenize alone; only a number's role can hang on a neighbour
  * further away than one line (`3` on one line, `* A` two lines below), and then it shows as a
  * plain number until it scrolls in with its neighbour.
@@ -75,20 +75,16 @@ function decorate(view: EditorView): DecorationSet {
       }
     }
   }
-  const firstLine = doc.lineAt(start).number;
-  let done = start;
-  for (const range of view.visibleRanges) {
-    const top = Math.max(doc.lineAt(Math.max(range.from, start)).number - 1, firstLine);
-    const bottom = Math.min(doc.lineAt(range.to).number + 1, doc.lines);
-    const from = Math.max(doc.line(top).from, done);
-    const to = doc.line(bottom).to;
-    if (from >= to) {
-      continue;
-    }
+  // The viewport, not `visibleRanges`: only its changes are announced (`viewportChanged`).
+  const { viewport } = view;
+  const top = Math.max(doc.lineAt(Math.max(viewport.from, start)).number - 1, doc.lineAt(start).number);
+  const bottom = Math.min(doc.lineAt(Math.max(viewport.to, start)).number + 1, doc.lines);
+  const from = Math.max(doc.line(top).from, start);
+  const to = doc.line(bottom).to;
+  if (from < to) {
     for (const token of tokenize(doc.sliceString(from, to), from)) {
       builder.add(token.from, token.to, MARKS[token.kind]);
     }
-    done = to;
   }
   return builder.finish();
 }
@@ -110,4 +106,11 @@ export const pointyHighlight = ViewPlugin.fromClass(
     }
   },
   { decorations: plugin => plugin.decorations }
+);
+
+/** `Ctrl-/` comments a `%%pointy` cell with `#`, whatever language the notebook gave the cell. */
+export const pointyCommentTokens = EditorState.languageData.of(state =>
+  isPointyCell(state.doc.sliceString(0, Math.min(state.doc.length, 16)))
+    ? [{ commentTokens: { line: '#' } }]
+    : []
 );

@@ -14,7 +14,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { listenForChecks, pointyDiagnostics } from './diagnostics';
 import { NEW_FILE_COMMAND, PTY_MIME, registerFileType } from './fileType';
 import { ctrlClickGoto, gotoFromActiveCell, listenForGoto } from './gotoDefinition';
-import { pointyHighlight, ptyLanguage } from './highlight';
+import { pointyCommentTokens, pointyHighlight, ptyLanguage } from './highlight';
 
 /** Kept equal to package.json's version (checked by tests/test_labextension_browser.py). */
 export const VERSION = '0.1.0';
@@ -42,6 +42,7 @@ const languagePlugin: JupyterFrontEndPlugin<void> = {
       factory: () =>
         EditorExtensionRegistry.createImmutableExtension([
           pointyHighlight,
+          pointyCommentTokens,
           ctrlClickGoto,
           pointyDiagnostics
         ])
