@@ -409,6 +409,7 @@ KEYSTROKES_JS = """([samples]) => {
     const cells = jupyterapp.shell.currentWidget.content.widgets;
     const views = {pointy: cells[2].editor.editor, python: cells[3].editor.editor};
     const times = {pointy: [], python: []};
+    document.activeElement.blur();  // neither editor has focus: the same work for both
     for (let i = 0; i < samples; i++) {
         for (const name of i % 2 ? ['pointy', 'python'] : ['python', 'pointy']) {
             const view = views[name];

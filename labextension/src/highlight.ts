@@ -52,10 +52,12 @@ export function pipelineStart(view: EditorView): number | null {
   return first.to < doc.length ? first.to + 1 : doc.length;
 }
 
+const WHOLE_TEXT_LINES = 300;
+
 /**
  * Marks for the lines CodeMirror draws (its viewport: the screen and a margin) and one line
- * around them, so a keystroke in a 1,000-line cell costs what is drawn, not the whole cell. Tokens never
- * cross a line, so whole lines tokenize alone; only a number's role can hang on a neighbour
+ * around them, so a keystroke in a 1,000-line cell costs what is drawn, not the whole
+ * cell. Tokens never cross a line, so whole lines tokenize alone; only a number's role can hang on a neighbour
  * further away than one line (`3` on one line, `* A` two lines below), and then it shows as a
  * plain number until it scrolls in with its neighbour.
  */
@@ -75,8 +77,10 @@ function decorate(view: EditorView): DecorationSet {
       }
     }
   }
-  // The viewport, not `visibleRanges`: only its changes are announced (`viewportChanged`).
-  const { viewport } = view;
+  // Past a few hundred lines, only the viewport (not `visibleRanges`, whose changes are not
+  // announced) and a line around it; a smaller text is marked whole, drawn or not.
+  const whole = doc.lines <= WHOLE_TEXT_LINES;
+  const viewport = whole ? { from: start, to: doc.length } : view.viewport;
   const top = Math.max(doc.lineAt(Math.max(viewport.from, start)).number - 1, doc.lineAt(start).number);
   const bottom = Math.min(doc.lineAt(Math.max(viewport.to, start)).number + 1, doc.lines);
   const from = Math.max(doc.line(top).from, start);
@@ -99,6 +103,7 @@ export const pointyHighlight = ViewPlugin.fromClass(
       if (
         update.docChanged ||
         update.viewportChanged ||
+        update.geometryChanged ||
         update.startState.facet(language) !== update.state.facet(language)
       ) {
         this.decorations = decorate(update.view);
