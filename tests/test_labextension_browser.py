@@ -357,6 +357,7 @@ def test_the_kernel_underlines_unknown_names(page: Any, server: str) -> None:  #
     page.locator(".jp-NotebookPanel").screenshot(path=str(SHOTS / "unknown-name-light.png"))
     switch_theme(page, "JupyterLab Dark")
     page.mouse.move(0, 0)
+    page.locator(CELL2).scroll_into_view_if_needed()
     hover_message(page, page.locator(DIAGNOSTIC).nth(1))
     page.locator(".jp-NotebookPanel").screenshot(path=str(SHOTS / "unknown-name-dark.png"))
     switch_theme(page, "JupyterLab Light")

@@ -1,6 +1,6 @@
 """The wheel `python -m build` makes carries the prebuilt lab extension, and installing it is
-all a user does: `jupyter labextension list` shows the extension enabled and OK from where the
-wheel put it.
+all a user does: installed into a fresh environment, `jupyter labextension list` shows the
+extension enabled and OK from where the wheel put it.
 
 Needs the bundle in labextension/prebuilt (`scripts/labextension` builds it) and `build` plus
 `hatchling` in the environment (the test group), so the wheel builds without the network.
@@ -23,7 +23,8 @@ PREBUILT = ROOT / "labextension" / "prebuilt"
 NAME = "pointy-labextension"
 VERSION = json.loads((ROOT / "labextension" / "package.json").read_text())["version"]
 SHARE = f"share/jupyter/labextensions/{NAME}"
-PIP_INSTALL = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+PIP = [sys.executable, "-m", "pip"]
+QUIET_OFFLINE = ["-q", "--no-deps", "--no-index", "--disable-pip-version-check"]
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +60,23 @@ def test_the_wheel_holds_the_prebuilt_extension(wheel: Path) -> None:
 
 
 def test_installing_the_wheel_enables_the_extension(wheel: Path, tmp_path: Path) -> None:
-    prefix = tmp_path / "prefix"
+    # A fresh environment of its own: pip would otherwise replace this checkout's own install.
+    target = tmp_path / "venv"
     subprocess.run(
-        [*PIP_INSTALL, "--prefix", str(prefix), str(wheel)],
+        [sys.executable, "-m", "venv", "--without-pip", str(target)], check=True, timeout=120
+    )
+    subprocess.run(
+        [*PIP, "--python", str(target / "bin" / "python"), "install", *QUIET_OFFLINE, str(wheel)],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    assert (prefix / SHARE / "package.json").exists()
+    assert (target / SHARE / "package.json").exists()
+    # This environment keeps its own install of the package (the notebooks' kernels import it).
+    subprocess.run([sys.executable, "-c", "import pointy_jupyter"], cwd=tmp_path, check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
     env.update(
-        JUPYTER_PATH=str(prefix / "share" / "jupyter"),
+        JUPYTER_PATH=str(target / "share" / "jupyter"),
         JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
         JUPYTER_DATA_DIR=str(tmp_path / "data"),
         NO_COLOR="1",
@@ -82,8 +89,8 @@ def test_installing_the_wheel_enables_the_extension(wheel: Path, tmp_path: Path)
         timeout=120,
     )
     listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
-    # The listing groups extensions by folder: ours must be listed under the wheel's prefix.
-    section = listing.split(str(prefix / SHARE.rsplit("/", 1)[0]), 1)
+    # The listing groups extensions by folder: ours must be listed under the new environment's.
+    section = listing.split(str(target / SHARE.rsplit("/", 1)[0]), 1)
     assert len(section) == 2, listing
     first_group = section[1].split("\n/", 1)[0]
     assert re.search(rf"^\s+{NAME} v{re.escape(VERSION)} enabled OK", first_group, re.M), listing
