@@ -11,6 +11,7 @@ from IPython.display import display
 from .completion import event_matcher
 from .errors import PointyCellError
 from .help_text import plain_help
+from .names import DiagnosticsTarget
 from .options import EXECUTORS, parse_line, read_options
 from .staleness import StalenessWatcher
 from .telemetry import KernelTelemetry
@@ -34,6 +35,7 @@ class PointyMagics(Magics):
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
         self.staleness = StalenessWatcher(shell, lambda: self._session)
+        self.diagnostics = DiagnosticsTarget(shell)  # answers the lab extension's checks
 
     @property
     def session(self) -> Session:
@@ -215,6 +217,7 @@ class PointyMagics(Magics):
 
         shared_threads.shutdown()  # those P().start() in a cell used; the next start rebuilds
         self.telemetry.close()
+        self.diagnostics.close()
         matchers = self.shell.Completer.custom_matchers
         if self.matcher in matchers:
             matchers.remove(self.matcher)

@@ -5,7 +5,7 @@
  */
 
 import { language, StreamLanguage, StringStream } from '@codemirror/language';
-import { RangeSetBuilder } from '@codemirror/state';
+import { EditorState, RangeSetBuilder } from '@codemirror/state';
 import { Decoration, DecorationSet, EditorView, ViewPlugin, ViewUpdate } from '@codemirror/view';
 
 import { isPointyCell, magicLine, tokenize, TokenKind } from './tokens';
@@ -52,6 +52,15 @@ export function pipelineStart(view: EditorView): number | null {
   return first.to < doc.length ? first.to + 1 : doc.length;
 }
 
+const WHOLE_TEXT_LINES = 300;
+
+/**
+ * Marks for the lines CodeMirror draws (its viewport: the screen and a margin) and one line
+ * around them, so a keystroke in a 1,000-line cell costs what is drawn, not the whole
+ * cell. Tokens never cross a line, so whole lines tokenize alone; only a number's role can hang on a neighbour
+ * further away than one line (`3` on one line, `* A` two lines below), and then it shows as a
+ * plain number until it scrolls in with its neighbour.
+ */
 function decorate(view: EditorView): DecorationSet {
   const start = pipelineStart(view);
   if (start === null) {
@@ -68,8 +77,18 @@ function decorate(view: EditorView): DecorationSet {
       }
     }
   }
-  for (const token of tokenize(doc.sliceString(start), start)) {
-    builder.add(token.from, token.to, MARKS[token.kind]);
+  // Past a few hundred lines, only the viewport (not `visibleRanges`, whose changes are not
+  // announced) and a line around it; a smaller text is marked whole, drawn or not.
+  const whole = doc.lines <= WHOLE_TEXT_LINES;
+  const viewport = whole ? { from: start, to: doc.length } : view.viewport;
+  const top = Math.max(doc.lineAt(Math.max(viewport.from, start)).number - 1, doc.lineAt(start).number);
+  const bottom = Math.min(doc.lineAt(Math.max(viewport.to, start)).number + 1, doc.lines);
+  const from = Math.max(doc.line(top).from, start);
+  const to = doc.line(bottom).to;
+  if (from < to) {
+    for (const token of tokenize(doc.sliceString(from, to), from)) {
+      builder.add(token.from, token.to, MARKS[token.kind]);
+    }
   }
   return builder.finish();
 }
@@ -81,10 +100,22 @@ export const pointyHighlight = ViewPlugin.fromClass(
       this.decorations = decorate(view);
     }
     update(update: ViewUpdate): void {
-      if (update.docChanged || update.startState.facet(language) !== update.state.facet(language)) {
+      if (
+        update.docChanged ||
+        update.viewportChanged ||
+        update.geometryChanged ||
+        update.startState.facet(language) !== update.state.facet(language)
+      ) {
         this.decorations = decorate(update.view);
       }
     }
   },
   { decorations: plugin => plugin.decorations }
+);
+
+/** `Ctrl-/` comments a `%%pointy` cell with `#`, whatever language the notebook gave the cell. */
+export const pointyCommentTokens = EditorState.languageData.of(state =>
+  isPointyCell(state.doc.sliceString(0, Math.min(state.doc.length, 16)))
+    ? [{ commentTokens: { line: '#' } }]
+    : []
 );

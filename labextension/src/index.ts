@@ -11,17 +11,18 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { IMainMenu } from '@jupyterlab/mainmenu';
 import { INotebookTracker } from '@jupyterlab/notebook';
 
+import { listenForChecks, pointyDiagnostics } from './diagnostics';
 import { NEW_FILE_COMMAND, PTY_MIME, registerFileType } from './fileType';
 import { ctrlClickGoto, gotoFromActiveCell, listenForGoto } from './gotoDefinition';
-import { pointyHighlight, ptyLanguage } from './highlight';
+import { pointyCommentTokens, pointyHighlight, ptyLanguage } from './highlight';
 
-/** Kept equal to package.json's version (checked by tests/test_labextension.py). */
+/** Kept equal to package.json's version (checked by tests/test_labextension_browser.py). */
 export const VERSION = '0.1.0';
 const GOTO_COMMAND = 'pointy:go-to-definition';
 
 const languagePlugin: JupyterFrontEndPlugin<void> = {
   id: 'pointy-labextension:language',
-  description: 'Pointy highlighting in %%pointy cells and .pty files',
+  description: 'Pointy highlighting and diagnostics in %%pointy cells and .pty files',
   autoStart: true,
   requires: [IEditorLanguageRegistry, IEditorExtensionRegistry],
   activate: (
@@ -38,7 +39,13 @@ const languagePlugin: JupyterFrontEndPlugin<void> = {
     });
     extensions.addExtension({
       name: 'pointy-labextension:highlight',
-      factory: () => EditorExtensionRegistry.createImmutableExtension([pointyHighlight, ctrlClickGoto])
+      factory: () =>
+        EditorExtensionRegistry.createImmutableExtension([
+          pointyHighlight,
+          pointyCommentTokens,
+          ctrlClickGoto,
+          pointyDiagnostics
+        ])
     });
   }
 };
@@ -53,7 +60,7 @@ const fileTypePlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-let stopListening: (() => void) | null = null;
+let stopGoto: (() => void) | null = null;
 
 const gotoPlugin: JupyterFrontEndPlugin<void> = {
   id: 'pointy-labextension:go-to-definition',
@@ -61,7 +68,7 @@ const gotoPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
-    stopListening = listenForGoto(tracker);
+    stopGoto = listenForGoto(tracker);
     // The run widget shows its "Go to definition" link only when this attribute exists.
     document.body.dataset.pointyLabextension = VERSION;
     app.commands.addCommand(GOTO_COMMAND, {
@@ -71,11 +78,27 @@ const gotoPlugin: JupyterFrontEndPlugin<void> = {
     app.contextMenu.addItem({ command: GOTO_COMMAND, selector: '.jp-CodeCell .cm-content', rank: 0 });
   },
   deactivate: () => {
-    stopListening?.();
-    stopListening = null;
+    stopGoto?.();
+    stopGoto = null;
     delete document.body.dataset.pointyLabextension;
   }
 };
 
+let stopChecks: (() => void) | null = null;
+
+const kernelChecksPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'pointy-labextension:kernel-checks',
+  description: "Asks a notebook's kernel about the event names of its %%pointy cells",
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (_app: JupyterFrontEnd, tracker: INotebookTracker) => {
+    stopChecks = listenForChecks(tracker);
+  },
+  deactivate: () => {
+    stopChecks?.();
+    stopChecks = null;
+  }
+};
+
 export { NEW_FILE_COMMAND };
-export default [languagePlugin, fileTypePlugin, gotoPlugin];
+export default [languagePlugin, fileTypePlugin, gotoPlugin, kernelChecksPlugin];
