@@ -572,6 +572,10 @@ class Run:
                 self._emit(result.id, result.event, result.attempts, CANCELLED)
 
     def _finish(self, crash: ErrorInfo | None = None) -> None:
+        if self._cancel_asked and not self._cancelled:
+            # cancel() came while the last work ran (an inline event blocks the loop): the
+            # run ends cancelled, what finished keeps its state.
+            self._cancel()
         for result in self.nodes.values():
             if result.state == PENDING:
                 result.state = SKIPPED
