@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -28,7 +29,14 @@ from ..graph import Block, Graph, Node, Parallel, Sequence, iter_nodes
 from ..invoke import Attempt, EventReturnedFailure, invoke, invoke_captured
 from ..observers import RunObservers, run_observers
 from ..plan import Plan, Task
-from ..records import ErrorInfo, Listener, Record, RecordStream
+from ..records import (
+    ErrorInfo,
+    Listener,
+    ListenerStalledWarning,
+    Record,
+    RecordStream,
+    describe,
+)
 from .cached import RunCache
 from .frames import BranchFrame, Frame, ParallelFrame, RootFrame, SequenceFrame
 from .rerun import GOOD as _GOOD
@@ -47,6 +55,9 @@ from .states import (
 from .submit import Submitter
 
 _CANCEL = object()  # the inbox message that asks the loop to cancel
+
+LISTENER_WAIT = 1.0
+"""Seconds the end of a run waits for listeners still handling its records, at most."""
 
 
 class NodeResult:
@@ -116,6 +127,7 @@ class Run:
         tags: Mapping[str, str] | None = None,
         observers: RunObservers | None = None,
         cache: Any = None,
+        listener_wait: float = LISTENER_WAIT,
     ) -> None:
         self.id = run_id or uuid.uuid4().hex[:12]
         # What the run is of ("Nightly", a cell's first line) and where it came from
@@ -127,6 +139,7 @@ class Run:
         self.status = "pending"
         self.value: Any = None
         self.stream = RecordStream(tuple(listeners))
+        self.listener_wait = listener_wait  # seconds the end waits for busy listeners
         self.nodes: dict[str, NodeResult] = {node.id: NodeResult(node) for node in plan.graph.nodes}
         self._clock = clock or SystemClock()
         self._stop_on_error = stop_on_error
@@ -170,8 +183,12 @@ class Run:
         summary = ", ".join(f"{counts[s]} {s}" for s in sorted(counts))
         return f"<Run {self.id} {self.status}: {len(self.nodes)} nodes ({summary})>"
 
-    def add_listener(self, listener: Listener) -> None:
-        self.stream.add_listener(listener)
+    def add_listener(self, listener: Listener, *, on_loop: bool = False) -> None:
+        """Call `listener(record)` for every record from now on, off the run's path and in
+        order; `start()` returns once it has had the last one (or after `listener_wait`
+        seconds, with a warning, if it is still busy). `on_loop=True` is for fast
+        engine-internal listeners that must see a record before the run goes on."""
+        self.stream.add_listener(listener, on_loop=on_loop)
 
     def remove_listener(self, listener: Listener) -> None:
         self.stream.remove_listener(listener)
@@ -282,6 +299,7 @@ class Run:
         options.setdefault("tags", {**self.tags, "rerun_of": self.id, "mode": mode})
         options.setdefault("observers", self._observers)
         options.setdefault("cache", self.cache)
+        options.setdefault("listener_wait", self.listener_wait)
         run = Run(
             plan,
             clock=self._clock,
@@ -591,11 +609,31 @@ class Run:
         try:
             self._emit("", "", 0, self.status, self._loop_thread_name, crash)
         finally:
+            try:
+                self._wait_for_listeners()
+            finally:
+                self._close()
+
+    def _wait_for_listeners(self) -> None:
+        """The run is over once its listeners have seen it end, or have had long enough."""
+        for listener, waiting in self.stream.flush(self.listener_wait):
+            warnings.warn(
+                f"record listener {describe(listener)} was still busy {self.listener_wait:g} s "
+                f"after run {self.id} ended ({waiting} of its records not yet handled); the "
+                "run did not wait longer, and the listener gets the rest, in order, when it "
+                "returns",
+                ListenerStalledWarning,
+                stacklevel=2,
+            )
+
+    def _close(self) -> None:
+        try:
             if self._capturing:
                 self._capturing = False
                 capture.uninstall()
             if self._own_executors:
                 self.plan.executors.shutdown(wait=False, cancel_futures=True)
+        finally:
             self._done.set()
 
     # ----- frames report here -----------------------------------------------------------
