@@ -24,6 +24,10 @@ class EventReturnedFailure(Exception):
     """Stands for an event that returned `(False, value)` instead of raising."""
 
 
+_attempt = tuple.__new__
+perf_counter = time.perf_counter
+
+
 class Attempt(NamedTuple):
     ok: bool
     value: Any
@@ -43,9 +47,13 @@ def _interpret(result: Any, conventional: bool) -> tuple[bool, Any, int]:
     return True, result, 1
 
 
-def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> Attempt:
-    worker = threading.current_thread().name
-    started = time.perf_counter()
+def invoke(
+    target: Any, style: int, kwargs: dict[str, Any], previous: Any, worker: str = ""
+) -> Attempt:
+    """Call the event once. `worker` names where it runs (default: the current thread)."""
+    if not worker:
+        worker = threading.current_thread().name
+    started = perf_counter()
     try:
         if style == PLAIN:
             ok, value, descriptor = _interpret(target(**kwargs), False)
@@ -63,7 +71,11 @@ def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> At
         if trace is not None and trace.tb_frame.f_code is invoke.__code__:
             error.__traceback__ = trace.tb_next
         return Attempt(False, None, 0, error, worker, time.perf_counter() - started)
-    error = None if ok else EventReturnedFailure(_short_repr(value))
+    if ok:  # the common case, built in C: no keyword handling, no defaults to fill
+        return _attempt(
+            Attempt, (True, value, descriptor, None, worker, perf_counter() - started, "")
+        )
+    error = EventReturnedFailure(_short_repr(value))
     return Attempt(ok, value, descriptor, error, worker, time.perf_counter() - started)
 
 

@@ -56,6 +56,8 @@ from .submit import Submitter
 
 _CANCEL = object()  # the inbox message that asks the loop to cancel
 
+_record = tuple.__new__  # builds a Record from a tuple in C: records are the hot path
+
 LISTENER_WAIT = 1.0
 """Seconds the end of a run waits for listeners still handling its records, at most."""
 
@@ -327,7 +329,10 @@ class Run:
         descriptor: int | None = None,
     ) -> None:
         self._publish(
-            Record(self.id, node, event, attempt, state, self._now(), worker, error, descriptor)
+            _record(
+                Record,
+                (self.id, node, event, attempt, state, self._now(), worker, error, descriptor),
+            )
         )
 
     def _loop(self) -> None:
@@ -425,8 +430,9 @@ class Run:
         result = self.nodes[node.id]
         result.state = RUNNING
         result.attempts = attempt
+        now = self._now()
         if attempt == 1:
-            result.started = self._now()
+            result.started = now
         kwargs = task.kwargs
         if task.wants_previous:
             kwargs = {**kwargs, "previous_result": previous}
@@ -438,7 +444,12 @@ class Run:
             return  # settled from the cache
         choice = task.executor
         if choice.inline:
-            self._emit(node.id, node.name, attempt, RUNNING, self._loop_thread_name)
+            worker = self._loop_thread_name
+            self._publish(
+                _record(
+                    Record, (self.id, node.id, node.name, attempt, RUNNING, now, worker, None, None)
+                )
+            )
             if self._capture:
                 sink: list[str] = []
                 try:
@@ -447,7 +458,7 @@ class Run:
                     result.output += "".join(sink)
                     raise
             else:
-                outcome = invoke(task.target, task.style, kwargs, previous)
+                outcome = invoke(task.target, task.style, kwargs, previous, worker)
             self._settle(task, parent, slot, previous, attempt, outcome)
             return
         self._submitter.submit(task, parent, slot, previous, attempt, kwargs)
@@ -466,11 +477,24 @@ class Run:
             result.value = outcome.value
             result.descriptor = outcome.descriptor
             result.error = None
-            result.finished = self._now()
+            result.finished = now = self._now()
             if self._cache is not None:
                 self._cache.store(self, task, outcome)
-            self._emit(
-                node.id, node.name, attempt, SUCCEEDED, outcome.worker, None, outcome.descriptor
+            self._publish(
+                _record(
+                    Record,
+                    (
+                        self.id,
+                        node.id,
+                        node.name,
+                        attempt,
+                        SUCCEEDED,
+                        now,
+                        outcome.worker,
+                        None,
+                        outcome.descriptor,
+                    ),
+                )
             )
             if task.settings.stop_on_success:
                 self._stop("success")
