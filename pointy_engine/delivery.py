@@ -14,6 +14,7 @@ listener prints in a notebook lands under the cell that started the run, as it d
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -28,29 +29,38 @@ _IDLE = 2.0  # seconds a listener thread waits for work before it leaves: none l
 
 
 class Mailbox:
-    """One listener's records not yet delivered, and whether a delivery task is on them."""
+    """One listener's records not yet delivered, and whether a delivery task is on them.
 
-    __slots__ = ("_busy", "_closed", "_in_hand", "_lock", "_pending", "failed", "idle", "listener")
+    Posting takes no lock: the record goes on a deque, and only an idle mailbox's first record
+    takes the lock to start a task. The task leaves under the lock only once the deque is
+    empty, after it said it was leaving, so a record posted meanwhile is never stranded.
+    (This relies on the GIL making each attribute read and write whole, as CPython does.)
+    """
+
+    __slots__ = ("_closed", "_in_hand", "_lock", "busy", "failed", "idle", "listener", "pending")
 
     def __init__(self, listener: Callable[[Any], object], failed: Callable[..., None]) -> None:
         self.listener = listener
         self.failed = failed  # called as failed(mailbox, error) when the listener raises
-        self._pending: list[Any] = []
-        self._busy = False
+        self.pending: deque[Any] = deque()
+        self.busy = False  # a delivery task is on this mailbox
         self._closed = False
-        self._in_hand = 0  # records of the batch being delivered that the listener has not had
+        self._in_hand = 0  # 1 while the listener is being called with a record
         self._lock = threading.Lock()
         self.idle = threading.Event()
         self.idle.set()
 
     def post(self, record: Any) -> None:
+        self.pending.append(record)
+        if not self.busy:
+            self.wake()
+
+    def wake(self) -> None:
+        """Start a delivery task unless one is on this mailbox already."""
         with self._lock:
-            if self._closed:
+            if self.busy or self._closed:
                 return
-            self._pending.append(record)
-            if self._busy:
-                return  # the task on this mailbox takes it before it stops
-            self._busy = True
+            self.busy = True
             self.idle.clear()
         try:
             shared_threads.get(LISTENER_THREADS, _PREFIX, _IDLE).dispatch(self._deliver)
@@ -60,33 +70,29 @@ class Mailbox:
     @property
     def waiting(self) -> int:
         """Records the listener has not finished with."""
-        return len(self._pending) + self._in_hand
+        return len(self.pending) + self._in_hand
 
     def close(self) -> None:
         """Deliver nothing more (what is waiting is dropped)."""
-        with self._lock:
-            self._closed = True
-            self._pending = []
+        self._closed = True
+        self.pending.clear()
 
     def _deliver(self) -> None:
-        listener = self.listener
+        listener, pending = self.listener, self.pending
         while True:
-            with self._lock:
-                batch, self._pending = self._pending, []
-                if not batch:
-                    self._busy = False
-                    self.idle.set()
-                    return
-            left = len(batch)
-            for record in batch:
-                if self._closed:  # removed meanwhile, perhaps by itself
-                    break
-                self._in_hand = left
-                left -= 1
+            while pending and not self._closed:
+                record = pending.popleft()
+                self._in_hand = 1
                 try:
                     listener(record)
                 except BaseException as error:  # even SystemExit: it has no one to reach here
                     self.close()
                     self.failed(self, error)
-                    break
-            self._in_hand = 0
+                finally:
+                    self._in_hand = 0
+            with self._lock:
+                self.busy = False
+                if not pending or self._closed:
+                    self.idle.set()
+                    return
+                self.busy = True  # a record came as we were leaving: stay for it

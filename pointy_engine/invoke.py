@@ -57,14 +57,18 @@ def invoke(
     try:
         if style == PLAIN:
             ok, value, descriptor = _interpret(target(**kwargs), False)
-        elif style == FUNCTION:
-            ok, value, descriptor = _interpret(target(**kwargs), True)
         else:
-            instance = target(previous)
-            ok, value, descriptor = _interpret(instance.process(**kwargs), True)
-            chosen = instance._descriptor
-            if chosen is not None:
-                descriptor = chosen
+            if style == FUNCTION:
+                result, instance = target(**kwargs), None
+            else:
+                instance = target(previous)
+                result = instance.process(**kwargs)
+            if type(result) is tuple and len(result) == 2 and result[0] is True:
+                ok, value, descriptor = True, result[1], 1  # (True, value): most calls
+            else:
+                ok, value, descriptor = _interpret(result, True)
+            if instance is not None and instance._descriptor is not None:
+                descriptor = instance._descriptor
     except Exception as error:
         # Start the traceback at the event's own frame: this one is Pointy's plumbing.
         trace = error.__traceback__

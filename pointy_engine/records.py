@@ -71,7 +71,7 @@ class RecordStream:
     goes on (and are fast) attach with `on_loop=True` and are called right away.
     """
 
-    __slots__ = ("_boxes", "_on_loop", "records")
+    __slots__ = ("_boxes", "_on_loop", "emit", "records")
 
     def __init__(self, listeners: list[Listener] | tuple[Listener, ...] = ()) -> None:
         self.records: list[Record] = []
@@ -79,6 +79,8 @@ class RecordStream:
         # being changed by another thread.
         self._boxes: tuple[Mailbox, ...] = ()
         self._on_loop: tuple[Listener, ...] = ()
+        # `emit(record)`: with no listener, the list's own append (no Python call per record).
+        self.emit: Callable[[Record], None] = self.records.append
         for listener in listeners:
             self.add_listener(listener)
 
@@ -89,6 +91,7 @@ class RecordStream:
             self._on_loop = (*self._on_loop, listener)
         else:
             self._boxes = (*self._boxes, Mailbox(listener, self._failed))
+        self.emit = self._emit_to_listeners
 
     def remove_listener(self, listener: Listener) -> None:
         for box in self._boxes:
@@ -96,6 +99,8 @@ class RecordStream:
                 box.close()
         self._boxes = tuple(box for box in self._boxes if box.listener != listener)
         self._on_loop = tuple(item for item in self._on_loop if item != listener)
+        # Listeners stay listeners for the stream's life: a fast path swapped back in while
+        # another thread emits could skip a listener added at the same moment.
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
@@ -106,7 +111,7 @@ class RecordStream:
     def loop_listeners(self) -> tuple[Listener, ...]:
         return self._on_loop
 
-    def emit(self, record: Record) -> None:
+    def _emit_to_listeners(self, record: Record) -> None:
         self.records.append(record)
         for listener in self._on_loop:
             try:
@@ -114,8 +119,10 @@ class RecordStream:
             except Exception as error:  # a listener must never break the run
                 self.remove_listener(listener)
                 _warn_failed(listener, error)
-        for box in self._boxes:
-            box.post(record)
+        for box in self._boxes:  # Mailbox.post, written out: it runs for every record
+            box.pending.append(record)
+            if not box.busy:
+                box.wake()
 
     def flush(self, timeout: float | None) -> list[tuple[Listener, int]]:
         """Wait until every listener has had every record, `timeout` seconds at most in all.

@@ -157,7 +157,6 @@ class Run:
         self._sequence = itertools.count()
         self._capturing = False  # capture installed by this run's loop, to undo at the end
         self._now = self._clock.time  # bound once: records are the hot path
-        self._publish = self.stream.emit
         # Retries waiting for their timer. Timeout timers are not counted: one whose event
         # already finished must not keep the run alive until its deadline.
         self._retrying = 0
@@ -328,7 +327,7 @@ class Run:
         error: ErrorInfo | None = None,
         descriptor: int | None = None,
     ) -> None:
-        self._publish(
+        self.stream.emit(
             _record(
                 Record,
                 (self.id, node, event, attempt, state, self._now(), worker, error, descriptor),
@@ -445,7 +444,7 @@ class Run:
         choice = task.executor
         if choice.inline:
             worker = self._loop_thread_name
-            self._publish(
+            self.stream.emit(
                 _record(
                     Record, (self.id, node.id, node.name, attempt, RUNNING, now, worker, None, None)
                 )
@@ -480,7 +479,7 @@ class Run:
             result.finished = now = self._now()
             if self._cache is not None:
                 self._cache.store(self, task, outcome)
-            self._publish(
+            self.stream.emit(
                 _record(
                     Record,
                     (
