@@ -110,10 +110,20 @@ class WorkerThreads(Executor):
             self._closed = True
             threads = list(self._threads)
         if cancel_futures:
+            # Futures not started are cancelled (their owners are told). Dispatched work has no
+            # one to tell if it is dropped (a run waiting for a result, a listener's records):
+            # it goes back in the queue, before the workers' stop marks, and still runs.
+            kept = []
             while not self._work.empty():
                 item = self._work.get_nowait()
-                if item is not _STOP and item[1] is _settle_future:
+                if item is _STOP:
+                    continue
+                if item[1] is _settle_future:
                     item[2][0].cancel()
+                else:
+                    kept.append(item)
+            for item in kept:
+                self._work.put(item)
         for _ in threads:
             self._work.put(_STOP)
         if wait:

@@ -164,3 +164,21 @@ def test_idle_workers_leave_and_the_pool_still_serves():
         assert again.wait(WAIT)
     finally:
         pool.shutdown()
+
+
+def test_shutting_the_pools_down_keeps_dispatched_work_and_drops_futures():
+    # %unload_ext shuts the pools down (cancel_futures=True) perhaps while a run is going:
+    # a listener's queued delivery, or a run's dispatched attempt, must still run.
+    pool = WorkerThreads(1, "keep-test")
+    try:
+        gate, ran = threading.Event(), threading.Event()
+        pool.dispatch(gate.wait, WAIT)  # occupies the only worker
+        pool.dispatch(ran.set)  # queued behind it
+        future = pool.submit(lambda: "never")
+        pool.shutdown(wait=False, cancel_futures=True)
+        assert future.cancelled()
+        gate.set()
+        assert ran.wait(WAIT)
+    finally:
+        gate.set()
+        pool.shutdown()
