@@ -73,26 +73,33 @@ class Mailbox:
         return len(self.pending) + self._in_hand
 
     def close(self) -> None:
-        """Deliver nothing more (what is waiting is dropped)."""
+        """Deliver nothing more. Records still waiting are dropped by the delivery task (only
+        it takes from the deque, so a remove from another thread never races its pop)."""
         self._closed = True
-        self.pending.clear()
+        if not self.busy:
+            self.pending.clear()
 
     def _deliver(self) -> None:
         listener, pending = self.listener, self.pending
         while True:
-            while pending and not self._closed:
-                record = pending.popleft()
+            count = len(pending)
+            if count and not self._closed:
                 self._in_hand = 1
                 try:
-                    listener(record)
+                    for _ in range(count):  # only this task pops: `count` records are there
+                        listener(pending.popleft())
+                        if self._closed:  # removed meanwhile, perhaps by itself
+                            break
                 except BaseException as error:  # even SystemExit: it has no one to reach here
                     self.close()
                     self.failed(self, error)
-                finally:
-                    self._in_hand = 0
+                self._in_hand = 0
+                continue
             with self._lock:
                 self.busy = False
-                if not pending or self._closed:
+                if self._closed:
+                    pending.clear()
+                if not pending:
                     self.idle.set()
                     return
                 self.busy = True  # a record came as we were leaving: stay for it
