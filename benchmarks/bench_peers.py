@@ -42,6 +42,7 @@ ENGINES: dict[str, tuple[str, str]] = {
     "pointy-class-threads": ("Pointy, class events on threads", "pointy"),
     "pointy-function-threads": ("Pointy, @event functions on threads", "pointy"),
     "pointy-plan-reused": ("Pointy Run(plan).start(), plan built once", "pointy"),
+    "pointy-class-listener": ("Pointy, class events, one record listener", "pointy"),
     "event_pipeline": ("event_pipeline 2.0.0 P().start()", "event_pipeline"),
     "event_pipeline-threads": ("event_pipeline 2.0.0, events on threads", "event_pipeline"),
 }
@@ -131,7 +132,12 @@ def build_dask(shape: str, size: int, scheduler: str) -> Callable[[], object]:
 
 
 def build_pointy(
-    shape: str, size: int, style: str, executor: str = "inline", reuse_plan: bool = False
+    shape: str,
+    size: int,
+    style: str,
+    executor: str = "inline",
+    reuse_plan: bool = False,
+    listener: bool = False,
 ) -> Callable[[], object]:
     from pointy_engine import EventBase, Pipeline, event
     from pointy_engine.run import Run
@@ -148,8 +154,15 @@ def build_pointy(
             event(function, executor=executor)
     pipeline = type(f"Peers{shape}{size}", (Pipeline,), {"meta": {"pointy": flow(shape, size)}})
 
+    seen: list[int] = [0]
+
+    def count(record: object) -> None:  # the least a listener can do
+        seen[0] += 1
+
+    listeners = [count] if listener else []
+
     def start() -> None:
-        run = pipeline().start()
+        run = pipeline().start(listeners=listeners)
         if run.status != "succeeded":
             raise RuntimeError(f"{run!r}")
 
@@ -197,6 +210,7 @@ BUILDERS: dict[str, Callable[[str, int], Callable[[], object]]] = {
     "pointy-class-threads": lambda shape, size: build_pointy(shape, size, "class", "thread"),
     "pointy-function-threads": lambda shape, size: build_pointy(shape, size, "function", "thread"),
     "pointy-plan-reused": lambda shape, size: build_pointy(shape, size, "class", reuse_plan=True),
+    "pointy-class-listener": lambda shape, size: build_pointy(shape, size, "class", listener=True),
     "event_pipeline": build_event_pipeline,
     "event_pipeline-threads": lambda shape, size: build_event_pipeline(shape, size, threads=True),
 }
@@ -229,9 +243,15 @@ def worker(engine: str) -> None:
         replies.flush()
 
 
+BASELINE = "@baseline"  # an engine name ending so runs with --baseline's tree first on the path
+
+
 class Worker:
-    def __init__(self, engine: str, python: str) -> None:
+    def __init__(self, engine: str, python: str, baseline: str | None = None) -> None:
         env = {**os.environ, "HAMILTON_TELEMETRY_ENABLED": "false"}  # no network
+        if engine.endswith(BASELINE):
+            engine = engine[: -len(BASELINE)]
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [python, __file__, "--worker", engine],
             stdin=subprocess.PIPE,
@@ -259,16 +279,19 @@ class Worker:
 
 
 def measure(
-    engines: list[str], rounds: int, repeats: Callable[[str, int], int]
+    engines: list[str],
+    rounds: int,
+    repeats: Callable[[str, int], int],
+    baseline: str | None = None,
 ) -> dict[tuple[str, str, int], float | str]:
     """Median seconds per task by (engine, shape, size), or the error a case ended with."""
     pythons = {"pointy": sys.executable}
-    if any(ENGINES[e][1] == "event_pipeline" for e in engines):
+    if any(_kind(e) == "event_pipeline" for e in engines):
         sys.path.insert(0, str(HERE))
         from baseline_event_pipeline import ensure_env
 
         pythons["event_pipeline"] = str(ensure_env())
-    workers = {engine: Worker(engine, pythons[ENGINES[engine][1]]) for engine in engines}
+    workers = {engine: Worker(engine, pythons[_kind(engine)], baseline) for engine in engines}
     samples: dict[tuple[str, str, int], list[float]] = {}
     errors: dict[tuple[str, str, int], str] = {}
     try:
@@ -292,10 +315,24 @@ def measure(
     return results
 
 
+def _kind(engine: str) -> str:
+    return ENGINES[engine.removesuffix(BASELINE)][1]
+
+
+def _label(engine: str) -> str:
+    label = ENGINES[engine.removesuffix(BASELINE)][0]
+    return label + " [baseline]" if engine.endswith(BASELINE) else label
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--quick", action="store_true", help="fewer rounds")
     options.add_argument("--no-event-pipeline", action="store_true", help="skip event_pipeline")
+    options.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="also run Pointy from TREE (a folder holding an older pointy_engine), interleaved",
+    )
     options.add_argument("--worker", help=argparse.SUPPRESS)
     args = options.parse_args()
     if args.worker:
@@ -306,6 +343,11 @@ def main() -> None:
         for name, (_, python) in ENGINES.items()
         if not (args.no_event_pipeline and python == "event_pipeline")
     ]
+    if args.baseline:
+        engines += [
+            f"{name}{BASELINE}"
+            for name in ("pointy-class", "pointy-function", "pointy-class-threads")
+        ]
     rounds = 3 if args.quick else 9
 
     def repeats(engine: str, size: int) -> int:
@@ -313,7 +355,7 @@ def main() -> None:
             return 2 if size > 20 else 4  # ~0.5 ms a task: a few samples say enough
         return 5 if size > 20 else 15
 
-    results = measure(engines, rounds, repeats)
+    results = measure(engines, rounds, repeats, args.baseline)
 
     def us(engine: str, shape: str, size: int) -> float | None:
         value = results.get((engine, shape, size))
@@ -321,13 +363,13 @@ def main() -> None:
 
     header = "".join(f"{f'{shape} {size}':>11}" for shape, size in CASES)
     print(f"µs per task, median of one start to finish ({rounds} interleaved rounds)")
-    print(f"{'engine':44}{header}")
+    print(f"{'engine':56}{header}")
     for engine in engines:
         cells = []
         for shape, size in CASES:
             value = results.get((engine, shape, size))
             cells.append(f"{value * 1e6:>11.1f}" if isinstance(value, float) else f"{'error':>11}")
-        print(f"{ENGINES[engine][0]:44}{''.join(cells)}")
+        print(f"{_label(engine):56}{''.join(cells)}")
     for key, value in results.items():
         if isinstance(value, str):
             print(f"  {key[0]} {key[1]} {key[2]}: {value}")
@@ -354,6 +396,14 @@ def main() -> None:
     for style in ("class", "function"):
         verdict(f"chain 200, {style} events on threads vs a submit().result() chain",
                 f"pointy-{style}-threads", "threadpool", "chain", 200, 1.0)  # fmt: skip
+    verdict("one record listener attached vs none, chain 200", "pointy-class-listener",
+            "pointy-class", "chain", 200, 1.2)  # fmt: skip
+    for name in ("pointy-class", "pointy-function", "pointy-class-threads"):
+        for shape, size in (("chain", 200), ("fan", 100)):
+            a, b = us(name, shape, size), us(name + BASELINE, shape, size)
+            if a is not None and b is not None:
+                print(f"  {name} {shape} {size} vs the baseline tree: {a:.1f} vs {b:.1f} µs "
+                      f"= {a / b:.2f}x")  # fmt: skip
     worst = None
     for ours, theirs in (
         ("pointy-class", "event_pipeline"),

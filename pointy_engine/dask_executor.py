@@ -123,7 +123,7 @@ def watch_runs() -> None:
 def _observe(run: Any) -> None:
     if not hasattr(run, "network_ops"):
         run.network_ops = []
-    run.add_listener(_CallBinder(run))
+    run.add_listener(_CallBinder(run), on_loop=True)  # reads the loop thread's last submit
 
 
 class DaskExecutor(Executor):

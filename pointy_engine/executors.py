@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from .errors import PointyError
@@ -74,10 +75,11 @@ class ExecutorChoice:
     kind: Any
     config: ExecutorInitializerConfig
     by_value: bool  # ship the event with cloudpickle (another interpreter runs it)
+    # Read for every attempt: a stored field, not a property computing it each time.
+    inline: bool = dataclass_field(init=False, compare=False, repr=False)
 
-    @property
-    def inline(self) -> bool:
-        return self.kind == INLINE
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inline", self.kind == INLINE)
 
 
 ExecutorFactory = Callable[[ExecutorInitializerConfig], Executor]

@@ -32,6 +32,10 @@ class ReturnShapeError(EventReturnedFailure):
     same code would return the same shape again."""
 
 
+_attempt = tuple.__new__
+perf_counter = time.perf_counter
+
+
 class Attempt(NamedTuple):
     ok: bool
     value: Any
@@ -69,20 +73,28 @@ def _shape_error(target: Any, style: int, result: Any) -> ReturnShapeError:
     )
 
 
-def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> Attempt:
-    worker = threading.current_thread().name
-    started = time.perf_counter()
+def invoke(
+    target: Any, style: int, kwargs: dict[str, Any], previous: Any, worker: str = ""
+) -> Attempt:
+    """Call the event once. `worker` names where it runs (default: the current thread)."""
+    if not worker:
+        worker = threading.current_thread().name
+    started = perf_counter()
     try:
         if style == PLAIN:
             ok, value, descriptor = _interpret(target(**kwargs), False)
-        elif style == FUNCTION:
-            ok, value, descriptor = _interpret(target(**kwargs), True)
         else:
-            instance = target(previous)
-            ok, value, descriptor = _interpret(instance.process(**kwargs), True)
-            chosen = instance._descriptor
-            if chosen is not None:
-                descriptor = chosen
+            if style == FUNCTION:
+                result, instance = target(**kwargs), None
+            else:
+                instance = target(previous)
+                result = instance.process(**kwargs)
+            if type(result) is tuple and len(result) == 2 and result[0] is True:
+                ok, value, descriptor = True, result[1], 1  # (True, value): most calls
+            else:
+                ok, value, descriptor = _interpret(result, True)
+            if instance is not None and instance._descriptor is not None:
+                descriptor = instance._descriptor
     except _WrongShape as wrong:
         error = _shape_error(target, style, wrong.result)
         return Attempt(False, None, 0, error, worker, time.perf_counter() - started)
@@ -92,7 +104,11 @@ def invoke(target: Any, style: int, kwargs: dict[str, Any], previous: Any) -> At
         if trace is not None and trace.tb_frame.f_code is invoke.__code__:
             error.__traceback__ = trace.tb_next
         return Attempt(False, None, 0, error, worker, time.perf_counter() - started)
-    error = None if ok else EventReturnedFailure(_short_repr(value))
+    if ok:  # the common case, built in C: no keyword handling, no defaults to fill
+        return _attempt(
+            Attempt, (True, value, descriptor, None, worker, perf_counter() - started, "")
+        )
+    error = EventReturnedFailure(_short_repr(value))
     return Attempt(ok, value, descriptor, error, worker, time.perf_counter() - started)
 
 

@@ -222,10 +222,13 @@ class _Bound(NamedTuple):
             self.fields.get(name, _ABSENT) is not value for name, value in fields.items()
         ):
             return False
-        states = self.states
-        for name, value in events.items():
-            if self.events[name] is not value or not _equal(fingerprint(value), states[name]):
-                return False
+        states, known = self.states, self.events
+        try:  # one try for all: a default whose == is not a bool (an array) counts as a change
+            for name, value in events.items():
+                if known[name] is not value or fingerprint(value) != states[name]:
+                    return False
+        except Exception:
+            return False
         return True
 
 

@@ -1,15 +1,19 @@
 """The run's record stream: one `Record` per state change, fanned out to listeners.
 
-Signals, telemetry, the widget and run history are all listeners. A listener that raises is
-reported once (a warning naming it) and detached; the error never reaches the run.
+Signals, telemetry, the widget and run history are all listeners. They are called off the run's
+path (`pointy_engine.delivery`), so a slow or hung one never stalls the run. A listener that
+raises is reported once (a warning naming it) and detached; the error never reaches the run.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
 import warnings
 from collections.abc import Callable
 from typing import NamedTuple
+
+from .delivery import Mailbox
 
 
 class ErrorInfo(NamedTuple):
@@ -62,42 +66,95 @@ class ListenerFailedWarning(RuntimeWarning):
     """A record listener raised; it was detached and the run went on."""
 
 
-class RecordStream:
-    """Keeps a run's records in order and hands each to the listeners attached at the time."""
+class ListenerStalledWarning(RuntimeWarning):
+    """A record listener was still busy when its run ended; the run stopped waiting for it."""
 
-    __slots__ = ("_listeners", "records")
+
+class RecordStream:
+    """Keeps a run's records in order and hands each to the listeners attached at the time.
+
+    Listeners are called off the emitting thread, each in order on its own (see
+    `pointy_engine.delivery`): a slow listener never slows the run. `flush` waits until they
+    have all had every record. Engine-internal listeners that must see a record before the run
+    goes on (and are fast) attach with `on_loop=True` and are called right away.
+    """
+
+    __slots__ = ("_boxes", "_on_loop", "emit", "records")
 
     def __init__(self, listeners: list[Listener] | tuple[Listener, ...] = ()) -> None:
         self.records: list[Record] = []
-        self._listeners: tuple[Listener, ...] = tuple(listeners)
+        # Copy-on-write tuples: the emitting thread iterates the tuple it read, never one
+        # being changed by another thread.
+        self._boxes: tuple[Mailbox, ...] = ()
+        self._on_loop: tuple[Listener, ...] = ()
+        # `emit(record)`: with no listener, the list's own append (no Python call per record).
+        self.emit: Callable[[Record], None] = self.records.append
+        for listener in listeners:
+            self.add_listener(listener)
 
-    def add_listener(self, listener: Listener) -> None:
-        # Copy-on-write: the loop thread iterates the tuple it read, never a list being changed.
-        if listener not in self._listeners:
-            self._listeners = (*self._listeners, listener)
+    def add_listener(self, listener: Listener, *, on_loop: bool = False) -> None:
+        if listener in self.listeners:
+            return
+        if on_loop:
+            self._on_loop = (*self._on_loop, listener)
+        else:
+            self._boxes = (*self._boxes, Mailbox(listener, self._failed))
+        self.emit = self._emit_to_listeners
 
     def remove_listener(self, listener: Listener) -> None:
-        self._listeners = tuple(item for item in self._listeners if item != listener)
+        for box in self._boxes:
+            if box.listener == listener:
+                box.close()
+        self._boxes = tuple(box for box in self._boxes if box.listener != listener)
+        self._on_loop = tuple(item for item in self._on_loop if item != listener)
+        # Listeners stay listeners for the stream's life: a fast path swapped back in while
+        # another thread emits could skip a listener added at the same moment.
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
-        return self._listeners
+        """The listeners called off the run's path, in the order they were added."""
+        return tuple(box.listener for box in self._boxes)
 
-    def emit(self, record: Record) -> None:
+    @property
+    def loop_listeners(self) -> tuple[Listener, ...]:
+        return self._on_loop
+
+    def _emit_to_listeners(self, record: Record) -> None:
         self.records.append(record)
-        for listener in self._listeners:
+        for listener in self._on_loop:
             try:
                 listener(record)
             except Exception as error:  # a listener must never break the run
                 self.remove_listener(listener)
-                warnings.warn(
-                    f"record listener {_describe(listener)} raised {type(error).__name__}: "
-                    f"{error}; it was detached and the run went on",
-                    ListenerFailedWarning,
-                    stacklevel=2,
-                )
+                _warn_failed(listener, error)
+        for box in self._boxes:  # Mailbox.post, written out: it runs for every record
+            box.pending.append(record)
+            if not box.busy:
+                box.wake()
+
+    def flush(self, timeout: float | None) -> list[tuple[Listener, int]]:
+        """Wait until every listener has had every record, `timeout` seconds at most in all.
+        Returns the listeners still busy then, with how many records each has not finished."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for box in self._boxes:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            box.idle.wait(left)
+        return [(box.listener, box.waiting) for box in self._boxes if not box.idle.is_set()]
+
+    def _failed(self, box: Mailbox, error: BaseException) -> None:
+        self._boxes = tuple(item for item in self._boxes if item is not box)
+        _warn_failed(box.listener, error)
 
 
-def _describe(listener: Listener) -> str:
+def _warn_failed(listener: Listener, error: BaseException) -> None:
+    warnings.warn(
+        f"record listener {describe(listener)} raised {type(error).__name__}: "
+        f"{error}; it was detached and the run went on",
+        ListenerFailedWarning,
+        stacklevel=3,
+    )
+
+
+def describe(listener: Listener) -> str:
     name = getattr(listener, "__qualname__", None) or type(listener).__qualname__
     return repr(name)

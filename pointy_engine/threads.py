@@ -27,11 +27,18 @@ _log = logging.getLogger("pointy_engine")
 class WorkerThreads(Executor):
     """Up to `max_workers` daemon threads named `<prefix>_<n>`, started as work arrives."""
 
-    def __init__(self, max_workers: int, thread_name_prefix: str = "pointy") -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        thread_name_prefix: str = "pointy",
+        idle_timeout: float | None = None,
+    ) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, not {max_workers}")
         self.max_workers = max_workers
         self._prefix = thread_name_prefix
+        # Seconds a worker waits for work before it leaves (None: it stays until shutdown).
+        self._idle_timeout = idle_timeout
         self._work: SimpleQueue[Any] = SimpleQueue()
         # One token per worker waiting for work. A queue, not a Semaphore: a worker hands its
         # token back with one C call, so it frees the GIL at once for the loop it just woke.
@@ -68,9 +75,14 @@ class WorkerThreads(Executor):
         thread.start()
 
     def _serve(self) -> None:
-        work, idle = self._work, self._idle
+        work, idle, timeout = self._work, self._idle, self._idle_timeout
         while True:
-            item = work.get()
+            try:
+                item = work.get(timeout=timeout)
+            except Empty:
+                if self._retire():
+                    return
+                continue
             if item is _STOP:
                 return
             context, fn, args = item
@@ -81,15 +93,37 @@ class WorkerThreads(Executor):
             del item, context, fn, args  # let results go before waiting again
             idle.put(None)
 
+    def _retire(self) -> bool:
+        """An idle worker leaves, taking back one idle token. None left means a dispatcher
+        just claimed this worker for work it queued: then it stays and takes that work."""
+        with self._lock:  # the same lock as _add_worker, so queued work always finds a worker
+            try:
+                idle = self._idle
+                idle.get_nowait()
+            except Empty:
+                return False
+            self._threads.remove(threading.current_thread())
+            return True
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._closed = True
             threads = list(self._threads)
         if cancel_futures:
+            # Futures not started are cancelled (their owners are told). Dispatched work has no
+            # one to tell if it is dropped (a run waiting for a result, a listener's records):
+            # it goes back in the queue, before the workers' stop marks, and still runs.
+            kept = []
             while not self._work.empty():
                 item = self._work.get_nowait()
-                if item is not _STOP and item[1] is _settle_future:
+                if item is _STOP:
+                    continue
+                if item[1] is _settle_future:
                     item[2][0].cancel()
+                else:
+                    kept.append(item)
+            for item in kept:
+                self._work.put(item)
         for _ in threads:
             self._work.put(_STOP)
         if wait:
@@ -112,7 +146,13 @@ class ThreadPools:
         self._lock = threading.Lock()
         self._exit_hook = False
 
-    def get(self, max_workers: int, thread_name_prefix: str = "pointy") -> WorkerThreads:
+    def get(
+        self,
+        max_workers: int,
+        thread_name_prefix: str = "pointy",
+        idle_timeout: float | None = None,
+    ) -> WorkerThreads:
+        """The pool of that size and name; `idle_timeout` only counts when it is first built."""
         key = (max_workers, thread_name_prefix)
         pool = self._pools.get(key)
         if pool is not None:
@@ -123,7 +163,8 @@ class ThreadPools:
                 if not self._exit_hook:  # registered on first use: importing does nothing
                     atexit.register(self.shutdown)
                     self._exit_hook = True
-                pool = self._pools[key] = WorkerThreads(max_workers, thread_name_prefix)
+                pool = WorkerThreads(max_workers, thread_name_prefix, idle_timeout)
+                self._pools[key] = pool
         return pool
 
     def shutdown(self, wait: bool = False) -> None:

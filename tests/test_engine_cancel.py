@@ -103,6 +103,29 @@ def test_cancel_reaches_a_run_busy_with_inline_events():
     assert run.values == {"A": "a"}
 
 
+def test_cancel_during_the_last_blocked_inline_event_ends_cancelled():
+    # Nothing follows A, so no later start sees the request: the end itself must.
+    started, release = threading.Event(), threading.Event()
+
+    def A():
+        started.set()
+        assert release.wait(WAIT)
+        return "a"
+
+    run = make_run("A", {"A": A})
+
+    def cancel_then_release():
+        assert started.wait(WAIT)
+        run.cancel()
+        release.set()
+
+    helper = in_thread(cancel_then_release)
+    run.start()
+    helper.join(WAIT)
+    assert_cancelled_cleanly(run, {"A": "succeeded"})
+    assert run.values == {"A": "a"}  # it finished before the run ended: its value stands
+
+
 def test_cancel_a_background_run():
     log, started, release = Log(), threading.Event(), threading.Event()
     run = make_run("A -> B", {"A": blocking("A", started, release, log), "B": recorder(log, "B")})

@@ -175,6 +175,53 @@ def test_pipe_after_a_parallel_group_leaves_out_failed_members():
     assert run.status == "failed"  # the group failed: all members had to succeed
 
 
+def test_a_pipe_from_a_failed_event_skips_its_target():
+    # SPEC 2.3: the target receives the source's value; a failed source has none to give.
+    log = Log()
+    events = {
+        "Load": recorder(log, "Load", fail=RuntimeError("no file")),
+        "Total": piped(log, "Total"),
+        "Report": piped(log, "Report"),
+    }
+    run = run_flow("Load |-> Total -> Report", events)
+    assert log == ["Load", ("Report", None)]  # Total never ran; -> still goes on
+    assert states(run) == {"Load": "failed", "Total": "skipped", "Report": "succeeded"}
+    assert [r.attempt for r in run.records() if r.node == "Total"] == [0]
+    assert run.status == "failed"
+
+
+def test_a_pipe_chain_after_a_failure_skips_every_piped_step():
+    log = Log()
+    events = {"A": recorder(log, "A", fail=RuntimeError("x")), "B": piped(log, "B")}
+    run = run_flow("A |-> B |-> B |-> B", events)
+    assert log == ["A"]
+    assert states(run) == {"A": "failed", "B": "skipped", "B#2": "skipped", "B#3": "skipped"}
+
+
+def test_a_pipe_from_an_event_that_returned_false_skips_its_target():
+    log = Log()
+
+    @event
+    def Load():
+        return False, "half a file"
+
+    run = run_flow("Load |-> Total", {"Load": Load, "Total": piped(log, "Total")})
+    assert log == []
+    assert states(run) == {"Load": "failed", "Total": "skipped"}
+
+
+def test_a_pipe_from_a_group_whose_members_all_failed_skips_its_target():
+    log = Log()
+    events = {
+        "A": recorder(log, "A", fail=RuntimeError("a")),
+        "B": recorder(log, "B", fail=RuntimeError("b")),
+        "C": piped(log, "C"),
+    }
+    run = run_flow("A || B |-> C", events)
+    assert sorted(log.items) == ["A", "B"]  # C never ran
+    assert states(run)["C"] == "skipped"
+
+
 def test_then_after_a_parallel_group_gives_none():
     log = Log()
     run = run_flow(

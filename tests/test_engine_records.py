@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from engine_support import make_run, run_flow, trail
+from engine_support import WAIT, make_run, run_flow, trail
 
 from pointy_engine import FakeClock, Record
 from pointy_engine.records import ErrorInfo, ListenerFailedWarning, RecordStream
@@ -73,19 +73,21 @@ def test_a_raising_listener_is_reported_detached_and_the_run_goes_on():
 
 def test_listeners_can_be_removed():
     seen = []
-    run = make_run("A -> B", {"A": lambda: 1, "B": lambda: 2}, listeners=[seen.append])
+    run = make_run("A -> B", {"A": lambda: 1, "B": lambda: 2})
 
-    def stop_after_a(record):
+    def until_a_succeeded(record):
+        seen.append(record)
         if record.node == "A" and record.state == "succeeded":
-            run.remove_listener(seen.append)
+            run.remove_listener(until_a_succeeded)  # from its own call: nothing more comes
 
-    run.add_listener(stop_after_a)
+    run.add_listener(until_a_succeeded)
     run.start()
     assert [(r.node, r.state) for r in seen] == [
         ("", "running"),
         ("A", "running"),
         ("A", "succeeded"),
     ]
+    assert run.stream.listeners == ()
 
 
 @pytest.mark.parametrize(
@@ -105,8 +107,9 @@ def test_every_run_ends_with_a_run_record(flow, events, status):
 
 
 def test_a_crash_inside_the_engine_still_closes_the_run():
-    # A listener raising something that is not an Exception is not caught by the stream:
-    # the run ends as failed with a closing record that carries the error, then it propagates.
+    # A loop listener (engine-internal) raising something that is not an Exception is not
+    # caught: the run ends as failed with a closing record that carries the error, then it
+    # propagates.
     raised = []
 
     def exits(record):
@@ -114,7 +117,8 @@ def test_a_crash_inside_the_engine_still_closes_the_run():
             raised.append(record)
             raise SystemExit("listener exits")
 
-    run = make_run("A -> B", {"A": lambda: 1, "B": lambda: 2}, listeners=[exits])
+    run = make_run("A -> B", {"A": lambda: 1, "B": lambda: 2})
+    run.add_listener(exits, on_loop=True)
     with pytest.raises(SystemExit):
         run.start()
     closing = run.records()[-1]
@@ -129,6 +133,17 @@ def test_a_crash_inside_the_engine_still_closes_the_run():
     assert [t for t in trail(run) if t[0] == "B"] == [("B", "cancelled", 0)]
 
 
+def test_an_ordinary_listener_raising_system_exit_is_detached_and_the_run_goes_on():
+    def exits(record):
+        raise SystemExit("listener exits")
+
+    run = make_run("A -> B", {"A": lambda: 1, "B": lambda: 2}, listeners=[exits])
+    with pytest.warns(ListenerFailedWarning, match=r"'.*exits' raised SystemExit: listener exits"):
+        run.start()
+    assert run.status == "succeeded"
+    assert run.stream.listeners == ()
+
+
 def test_record_stream_alone():
     stream = RecordStream()
     seen = []
@@ -136,9 +151,11 @@ def test_record_stream_alone():
     stream.add_listener(seen.append)  # once only
     record = Record("r", "A", "A", 1, "running", 0.0, "w")
     stream.emit(record)
+    assert stream.flush(WAIT) == []  # delivered off the emitting thread: flush waits for it
     assert stream.records == seen == [record]
     stream.remove_listener(seen.append)
     stream.emit(record)
+    assert stream.flush(WAIT) == []
     assert seen == [record]
     assert stream.listeners == ()
 

@@ -360,3 +360,39 @@ def test_a_rerun_signals_only_the_events_it_runs():
     run.rerun("failed").start()
     ran = [kwargs["event"] for name, _, kwargs in seen if name.startswith("event_execution")]
     assert ran == ["Receipt", "Receipt", "Receipt"]  # init, start, end: Charge was reused
+
+
+def test_a_hung_signal_receiver_does_not_stall_the_run():
+    # Signals reach receivers through a record listener, which runs off the run's path.
+    from pointy_engine.records import ListenerStalledWarning
+
+    release, heard = threading.Event(), []
+
+    def hangs(event, **kwargs):
+        release.wait(WAIT)
+        heard.append(event)
+
+    default.event_execution_start.connect(hangs)
+
+    @event(name="QuickOne")
+    def quick():
+        return True, 1
+
+    class Quick(Pipeline):
+        meta = {"pointy": "QuickOne"}
+
+    import time
+
+    began = time.monotonic()
+    try:
+        with pytest.warns(ListenerStalledWarning, match=r"^record listener 'SignalBridge'"):
+            run = Quick().start()
+        assert run.status == "succeeded"
+        assert time.monotonic() - began < WAIT / 2  # not the receiver's 10 s
+    finally:
+        release.set()
+    deadline = time.monotonic() + WAIT
+    while not heard:
+        assert time.monotonic() < deadline, "the receiver never got its signal"
+        release.wait(0.01)
+    assert heard == ["QuickOne"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..graph import Parallel
 from ..remote import fetched
 
 if TYPE_CHECKING:
@@ -34,7 +35,15 @@ class SequenceFrame(Frame):
         if slot == len(block.items) - 1:
             run._ready.append((self.parent.child_done, (run, self.slot, ok, value, descriptor)))
             return
-        previous = value if block.links[slot] == "pipe" else None
+        previous = None
+        if block.links[slot] == "pipe":
+            # A pipe hands on the source's value; a failed source has none (SPEC 2.3: failed
+            # members of a group are left out, so a group pipes while one member succeeded).
+            if not ok and not (value and type(block.items[slot]) is Parallel):
+                run._skip(block.items[slot + 1])  # reported as skipped, never run with None
+                run._ready.append((self.child_done, (run, slot + 1, False, None, 0)))
+                return
+            previous = value
         run._start(block.items[slot + 1], self, slot + 1, previous)
 
 

@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -28,7 +29,15 @@ from ..graph import Block, Graph, Node, Parallel, Sequence, iter_nodes
 from ..invoke import Attempt, EventReturnedFailure, invoke, invoke_captured
 from ..observers import RunObservers, run_observers
 from ..plan import Plan, Task
-from ..records import CacheOrigin, ErrorInfo, Listener, Record, RecordStream
+from ..records import (
+    CacheOrigin,
+    ErrorInfo,
+    Listener,
+    ListenerStalledWarning,
+    Record,
+    RecordStream,
+    describe,
+)
 from ..remote import RemoteValue
 from .frames import BranchFrame, Frame, ParallelFrame, RootFrame, SequenceFrame
 from .rerun import GOOD as _GOOD
@@ -47,6 +56,11 @@ from .states import (
 from .submit import Submitter
 
 _CANCEL = object()  # the inbox message that asks the loop to cancel
+
+_record = tuple.__new__  # builds a Record from a tuple in C: records are the hot path
+
+LISTENER_WAIT = 1.0
+"""Seconds the end of a run waits for listeners still handling its records, at most."""
 
 
 class NodeResult:
@@ -116,6 +130,7 @@ class Run:
         tags: Mapping[str, str] | None = None,
         observers: RunObservers | None = None,
         cache: Any = None,
+        listener_wait: float = LISTENER_WAIT,
     ) -> None:
         self.id = run_id or uuid.uuid4().hex[:12]
         # What the run is of ("Nightly", a cell's first line) and where it came from
@@ -127,6 +142,7 @@ class Run:
         self.status = "pending"
         self.value: Any = None
         self.stream = RecordStream(tuple(listeners))
+        self.listener_wait = listener_wait  # seconds the end waits for busy listeners
         self.nodes: dict[str, NodeResult] = {node.id: NodeResult(node) for node in plan.graph.nodes}
         # Remote calls (Dask) append here; made now so every observer sees the same list,
         # whichever order they were added in (telemetry before the Dask watcher lost them).
@@ -149,7 +165,6 @@ class Run:
         self._sequence = itertools.count()
         self._capturing = False  # capture installed by this run's loop, to undo at the end
         self._now = self._clock.time  # bound once: records are the hot path
-        self._publish = self.stream.emit
         # Retries waiting for their timer. Timeout timers are not counted: one whose event
         # already finished must not keep the run alive until its deadline.
         self._retrying = 0
@@ -182,8 +197,12 @@ class Run:
         summary = ", ".join(f"{counts[s]} {s}" for s in sorted(counts))
         return f"<Run {self.id} {self.status}: {len(self.nodes)} nodes ({summary})>"
 
-    def add_listener(self, listener: Listener) -> None:
-        self.stream.add_listener(listener)
+    def add_listener(self, listener: Listener, *, on_loop: bool = False) -> None:
+        """Call `listener(record)` for every record from now on, off the run's path and in
+        order; `start()` returns once it has had the last one (or after `listener_wait`
+        seconds, with a warning, if it is still busy). `on_loop=True` is for fast
+        engine-internal listeners that must see a record before the run goes on."""
+        self.stream.add_listener(listener, on_loop=on_loop)
 
     def remove_listener(self, listener: Listener) -> None:
         self.stream.remove_listener(listener)
@@ -302,6 +321,7 @@ class Run:
         options.setdefault("tags", {**self.tags, "rerun_of": self.id, "mode": mode})
         options.setdefault("observers", self._observers)
         options.setdefault("cache", self.cache)
+        options.setdefault("listener_wait", self.listener_wait)
         run = Run(
             plan,
             clock=self._clock,
@@ -328,8 +348,11 @@ class Run:
         error: ErrorInfo | None = None,
         descriptor: int | None = None,
     ) -> None:
-        self._publish(
-            Record(self.id, node, event, attempt, state, self._now(), worker, error, descriptor)
+        self.stream.emit(
+            _record(
+                Record,
+                (self.id, node, event, attempt, state, self._now(), worker, error, descriptor),
+            )
         )
 
     def _loop(self) -> None:
@@ -427,8 +450,9 @@ class Run:
         result = self.nodes[node.id]
         result.state = RUNNING
         result.attempts = attempt
+        now = self._now()
         if attempt == 1:
-            result.started = self._now()
+            result.started = now
         kwargs = task.kwargs
         if task.wants_previous:
             kwargs = {**kwargs, "previous_result": previous}
@@ -453,7 +477,12 @@ class Run:
             if task.wants_previous:
                 kwargs = {**kwargs, "previous_result": sent}
         if choice.inline:
-            self._emit(node.id, node.name, attempt, RUNNING, self._loop_thread_name)
+            worker = self._loop_thread_name
+            self.stream.emit(
+                _record(
+                    Record, (self.id, node.id, node.name, attempt, RUNNING, now, worker, None, None)
+                )
+            )
             if self._capture:
                 sink: list[str] = []
                 try:
@@ -462,7 +491,7 @@ class Run:
                     result.output += "".join(sink)
                     raise
             else:
-                outcome = invoke(task.target, task.style, kwargs, sent)
+                outcome = invoke(task.target, task.style, kwargs, sent, worker)
             self._settle(task, parent, slot, previous, attempt, outcome)
             return
         self._submitter.submit(task, parent, slot, previous, attempt, kwargs, sent)
@@ -481,11 +510,24 @@ class Run:
             result.value = outcome.value
             result.descriptor = outcome.descriptor
             result.error = None
-            result.finished = self._now()
+            result.finished = now = self._now()
             if self._cache is not None:
                 self._cache.store(self, task, outcome)
-            self._emit(
-                node.id, node.name, attempt, SUCCEEDED, outcome.worker, None, outcome.descriptor
+            self.stream.emit(
+                _record(
+                    Record,
+                    (
+                        self.id,
+                        node.id,
+                        node.name,
+                        attempt,
+                        SUCCEEDED,
+                        now,
+                        outcome.worker,
+                        None,
+                        outcome.descriptor,
+                    ),
+                )
             )
             if task.settings.stop_on_success:
                 self._stop("success")
@@ -619,6 +661,10 @@ class Run:
         for node_id, kept in self._reuse.items():
             self._record_kept(node_id, kept.event, kept)
         self._reuse.clear()
+        if self._cancel_asked and not self._cancelled:
+            # cancel() came while the last work ran (an inline event blocks the loop): the
+            # run ends cancelled, what finished keeps its state.
+            self._cancel()
         for result in self.nodes.values():
             if result.state == PENDING:
                 result.state = SKIPPED
@@ -634,11 +680,31 @@ class Run:
         try:
             self._emit("", "", 0, self.status, self._loop_thread_name, crash)
         finally:
+            try:
+                self._wait_for_listeners()
+            finally:
+                self._close()
+
+    def _wait_for_listeners(self) -> None:
+        """The run is over once its listeners have seen it end, or have had long enough."""
+        for listener, waiting in self.stream.flush(self.listener_wait):
+            warnings.warn(
+                f"record listener {describe(listener)} was still busy {self.listener_wait:g} s "
+                f"after run {self.id} ended ({waiting} of its records not yet handled); the "
+                "run did not wait longer, and the listener gets the rest, in order, when it "
+                "returns",
+                ListenerStalledWarning,
+                stacklevel=2,
+            )
+
+    def _close(self) -> None:
+        try:
             if self._capturing:
                 self._capturing = False
                 capture.uninstall()
             if self._own_executors:
                 self.plan.executors.shutdown(wait=False, cancel_futures=True)
+        finally:
             self._done.set()
 
     # ----- frames report here -----------------------------------------------------------
