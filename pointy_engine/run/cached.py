@@ -79,7 +79,7 @@ class RunCache:
         result.worker = "cache"
         result.finished = now = run._now()
         origin = CacheOrigin(entry.duration, entry.stored)
-        run._publish(
+        run.stream.emit(
             Record(
                 run.id, node.id, node.name, 0, CACHED, now, "cache", None, entry.descriptor, origin
             )

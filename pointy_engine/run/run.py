@@ -351,7 +351,18 @@ class Run:
         self.stream.emit(
             _record(
                 Record,
-                (self.id, node, event, attempt, state, self._now(), worker, error, descriptor),
+                (
+                    self.id,
+                    node,
+                    event,
+                    attempt,
+                    state,
+                    self._now(),
+                    worker,
+                    error,
+                    descriptor,
+                    None,
+                ),
             )
         )
 
@@ -480,7 +491,8 @@ class Run:
             worker = self._loop_thread_name
             self.stream.emit(
                 _record(
-                    Record, (self.id, node.id, node.name, attempt, RUNNING, now, worker, None, None)
+                    Record,
+                    (self.id, node.id, node.name, attempt, RUNNING, now, worker, None, None, None),
                 )
             )
             if self._capture:
@@ -526,6 +538,7 @@ class Run:
                         outcome.worker,
                         None,
                         outcome.descriptor,
+                        None,  # every field, origin too: tuple.__new__ fills no defaults
                     ),
                 )
             )
@@ -619,7 +632,7 @@ class Run:
         origin = None
         if reused.state == CACHED and reused.duration is not None and reused.cached_at is not None:
             origin = CacheOrigin(reused.duration, reused.cached_at)
-        self._publish(
+        self.stream.emit(
             Record(
                 self.id,
                 node_id,
