@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
+
+
+def trigger_of(tags: Mapping[str, str]) -> str:
+    """What started a run, from its tags: cell, schedule, cli, rerun, or api (a plain start()).
+
+    `%pointy runs`, the run history and `pointy history` all name it this way, so they agree.
+    """
+    return tags.get("trigger") or ("rerun" if "rerun_of" in tags else "api")
 
 
 class ErrorInfo(NamedTuple):

@@ -22,7 +22,7 @@ from .output import OutputSink, current_sink
 if TYPE_CHECKING:
     import pandas
 
-    from pointy_engine.scheduling import Job, Scheduler
+    from pointy_engine.scheduling import Job, RunHistory, Scheduler
 
     from .session import Session
     from .spec import RunSpec
@@ -49,8 +49,9 @@ def job_id_of(spec: RunSpec) -> str:
 class NotebookJobs:
     """The kernel's scheduler, its jobs' output widgets, and the jobs widget."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, history: RunHistory) -> None:
         self.session = session
+        self.history = history  # the kernel's: it records every run, scheduled or not
         self._scheduler: Scheduler | None = None
         self._sinks: dict[str, OutputSink] = {}
         self._outputs: dict[str, Any] = {}
@@ -61,7 +62,7 @@ class NotebookJobs:
         if self._scheduler is None:
             from pointy_engine.scheduling import Scheduler
 
-            self._scheduler = Scheduler(around_run=self._route).start()
+            self._scheduler = Scheduler(self.history, around_run=self._route).start()
             atexit.register(self.close)  # kernel shutdown: stop the threads first
         return self._scheduler
 
@@ -99,9 +100,6 @@ class NotebookJobs:
 
     def frame(self) -> pandas.DataFrame:
         return self.scheduler.jobs()
-
-    def history(self) -> pandas.DataFrame:
-        return self.scheduler.history()
 
     def widget(self) -> Any:
         """One row per job: trigger, next run, last status, and its buttons; then its output."""

@@ -417,7 +417,7 @@ def test_runs_lists_the_kernels_runs_with_reruns(wip: Any) -> None:
     assert frame["nodes"].tolist() == [2, 1, 2, 1]
     assert frame["failed"].tolist() == [1, 0, 1, 0]
     assert frame["pipeline"].tolist() == ["fetch -> flaky", "fetch", "fetch -> flaky", ""]
-    assert frame["trigger"].tolist() == ["cell", "cell", "cell", ""]
+    assert frame["trigger"].tolist() == ["cell", "cell", "cell", "api"]
     assert str(frame["started"].dtype) == "datetime64[ns, UTC]"
     assert (frame["duration"] >= 0).all()
 
