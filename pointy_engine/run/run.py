@@ -9,6 +9,7 @@ change is one `Record` in the run's stream.
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import itertools
 import queue
@@ -212,8 +213,13 @@ class Run:
         self._started = True
         self.status = "running"  # already, so a background run never reads as pending
         if background:
+            # In a copy of the starter's contextvars, as the thread pools run tasks: what the
+            # starter set (a notebook job's output sink) still holds for inline events.
             self._thread = threading.Thread(
-                target=self._loop, name=f"pointy-run-{self.id}", daemon=True
+                target=contextvars.copy_context().run,
+                args=(self._loop,),
+                name=f"pointy-run-{self.id}",
+                daemon=True,
             )
             self._thread.start()
         else:
