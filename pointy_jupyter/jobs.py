@@ -82,7 +82,9 @@ class NotebookJobs:
         if self.session.widgets:
             import ipywidgets
 
-            self._outputs[job.id] = output = ipywidgets.Output()
+            # A job prints on every run: a scrolling box, not a page that grows for ever.
+            layout = ipywidgets.Layout(max_height="14em", overflow="auto")
+            self._outputs[job.id] = output = ipywidgets.Output(layout=layout)
             self._sinks[job.id] = OutputSink(output)
             self.session.route_output()
         return job
@@ -125,7 +127,8 @@ class NotebookJobs:
         import ipywidgets
 
         next_run = job.next_run_time
-        when = "paused" if job.paused else (next_run.isoformat(sep=" ") if next_run else "none")
+        when = "none" if next_run is None else next_run.isoformat(sep=" ", timespec="seconds")
+        when = "paused" if job.paused else when
         label = ipywidgets.HTML(
             f"<b>{job.id}</b> — {job.trigger}; next run: {when}; "
             f"last status: {job.last_status or 'not run yet'}"
