@@ -9,11 +9,13 @@ share (id, pipeline, trigger, start, status).
 from __future__ import annotations
 
 import atexit
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pointy_engine.observers import RunObservers, run_observers
 
 if TYPE_CHECKING:
+    from pointy_engine.run import Run
     from pointy_engine.scheduling import RunHistory
 
 
@@ -27,15 +29,34 @@ def first_line(source: str) -> str:
 
 
 class KernelHistory:
-    """Keeps every run in the history file from now until `close()`."""
+    """Keeps every run in the history file from now until `close()`.
+
+    The file is opened with the first run (or the first look at it), not at `%load_ext`: creating
+    an SQLite file in WAL mode waits on the disk.
+    """
 
     def __init__(self, observers: RunObservers = run_observers) -> None:
-        from pointy_engine.scheduling.history import RunHistory
-
-        self.store: RunHistory = RunHistory()  # $POINTY_HISTORY, else the user data folder
         self._observers = observers
-        observers.add(self.store.observe)
+        self._store: RunHistory | None = None
+        self._lock = threading.Lock()
+        observers.add(self.observe)
         atexit.register(self.close)  # kernel shutdown: write the runs that just ended
+
+    @property
+    def store(self) -> RunHistory:
+        """The engine's `RunHistory` ($POINTY_HISTORY, else the user data folder)."""
+        with self._lock:
+            if self._store is None:
+                from pointy_engine.scheduling.history import RunHistory
+
+                self._store = RunHistory()
+                # From now on the store hears of runs itself (a scheduler given it sees that).
+                self._observers.add(self._store.observe)
+                self._observers.remove(self.observe)
+            return self._store
+
+    def observe(self, run: Run) -> None:
+        self.store.observe(run)
 
     def frame(self, limit: int | None = None) -> Any:
         """Newest first; runs that just ended are written before reading."""
@@ -44,5 +65,9 @@ class KernelHistory:
 
     def close(self) -> None:
         atexit.unregister(self.close)
-        self._observers.remove(self.store.observe)
-        self.store.close()
+        self._observers.remove(self.observe)
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None:
+            self._observers.remove(store.observe)
+            store.close()

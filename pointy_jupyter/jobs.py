@@ -70,24 +70,37 @@ class NotebookJobs:
         """Register the cell's flow as a job on its --every / --cron / --at trigger."""
         options = spec.options
         shell = self.session.shell
-        job = self.scheduler.schedule(
-            cell_pipeline(spec),
-            every=options.every,
-            cron=options.cron,
-            at=options.at,
-            id=job_id_of(spec),
-            inputs=spec.fields,
-            events=lambda: shell.user_ns,
-        )
+        job_id = job_id_of(spec)
+        # The job's own output is in place before it is registered: it may fire at once.
+        before = self._outputs.get(job_id), self._sinks.get(job_id)
         if self.session.widgets:
             import ipywidgets
 
             # A job prints on every run: a scrolling box, not a page that grows for ever.
             layout = ipywidgets.Layout(max_height="14em", overflow="auto")
-            self._outputs[job.id] = output = ipywidgets.Output(layout=layout)
-            self._sinks[job.id] = OutputSink(output)
+            self._outputs[job_id] = output = ipywidgets.Output(layout=layout)
+            self._sinks[job_id] = OutputSink(output)
             self.session.route_output()
-        return job
+        try:
+            return self.scheduler.schedule(
+                cell_pipeline(spec),
+                every=options.every,
+                cron=options.cron,
+                at=options.at,
+                id=job_id,
+                inputs=spec.fields,
+                events=lambda: shell.user_ns,
+            )
+        except Exception:  # nothing registered: the job that was there keeps its output
+            self._restore(job_id, *before)
+            raise
+
+    def _restore(self, job_id: str, output: Any, sink: OutputSink | None) -> None:
+        if output is None or sink is None:
+            self._outputs.pop(job_id, None)
+            self._sinks.pop(job_id, None)
+        else:
+            self._outputs[job_id], self._sinks[job_id] = output, sink
 
     @contextlib.contextmanager
     def _route(self, job: Job) -> Iterator[None]:
