@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import html
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,17 @@ def cell_pipeline(spec: RunSpec) -> type[Pipeline]:
     return type(base.__name__ if spec.pipeline is not None else "Cell", (base,), body)
 
 
+def label_of(job: Job) -> str:
+    """A job's row: id, trigger, next run (to the second) and the status of its last run."""
+    next_run = job.next_run_time
+    when = "none" if next_run is None else next_run.isoformat(sep=" ", timespec="seconds")
+    return (
+        f"<b>{html.escape(job.id)}</b> — {html.escape(job.trigger)}; "
+        f"next run: {'paused' if job.paused else when}; "
+        f"last status: {job.last_status or 'not run yet'}"
+    )
+
+
 def job_id_of(spec: RunSpec) -> str:
     """Running the same cell again gives the same id, so its job is replaced, not doubled."""
     if spec.options.out:
@@ -55,6 +68,7 @@ class NotebookJobs:
         self._scheduler: Scheduler | None = None
         self._sinks: dict[str, OutputSink] = {}
         self._outputs: dict[str, Any] = {}
+        self._labels: dict[str, weakref.WeakSet[Any]] = {}  # each job's rows in shown widgets
         self.grace = 5.0  # seconds unload waits for each cancelled run
 
     @property
@@ -112,6 +126,8 @@ class NotebookJobs:
             if token is not None:
                 current_sink.reset(token)
                 sink.flush()  # type: ignore[union-attr]
+            for label in list(self._labels.get(job.id, ())):  # shown rows follow each run
+                label.value = label_of(job)
 
     def frame(self) -> pandas.DataFrame:
         return self.scheduler.jobs()
@@ -139,13 +155,8 @@ class NotebookJobs:
     def _job_row(self, job: Job, render: Any) -> Any:
         import ipywidgets
 
-        next_run = job.next_run_time
-        when = "none" if next_run is None else next_run.isoformat(sep=" ", timespec="seconds")
-        when = "paused" if job.paused else when
-        label = ipywidgets.HTML(
-            f"<b>{job.id}</b> — {job.trigger}; next run: {when}; "
-            f"last status: {job.last_status or 'not run yet'}"
-        )
+        label = ipywidgets.HTML(label_of(job))
+        self._labels.setdefault(job.id, weakref.WeakSet()).add(label)
         actions = {
             "Pause": job.pause,
             "Resume": job.resume,

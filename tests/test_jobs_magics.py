@@ -118,8 +118,11 @@ def test_jobs_widget_buttons_pause_resume_run_now_and_remove(ip: Any) -> None:
     assert "next run: paused" in widget.children[1].children[0].value
     buttons["Resume"].click()
     assert jobs.frame()["paused"].tolist() == [False]
+    assert "last status: not run yet" in widget.children[1].children[0].value
     buttons["Run now"].click()
     wait_for(lambda: ip.user_ns["calls"] == [1])
+    # The shown row follows the run without a click on Refresh.
+    wait_for(lambda: "last status: succeeded" in widget.children[1].children[0].value)
     buttons["Remove"].click()
     assert jobs.frame().empty
     assert widget.children[1].value == "No scheduled jobs."

@@ -306,7 +306,7 @@ class Scheduler:
             job.current_run = run  # so that shutdown() can cancel it
             run.wait()
             job.current_run = None
-        job.last_run, job.last_status = run, run.status
+            job.last_run, job.last_status = run, run.status  # seen by around_run's exit
         if run.status == "failed" and self.on_failure is not None:
             try:
                 self.on_failure(job, run)
