@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,8 +40,14 @@ def _the(client: Any, expression: str) -> Any:
     return json.loads(printed(execute(client, f"import json\nprint(json.dumps({expression}))")))
 
 
+def own_history(path: Path) -> str:
+    """A cell giving the kernel a history file of its own (before the extension loads)."""
+    return f"import os\nos.environ['POINTY_HISTORY'] = {str(path)!r}"
+
+
 def test_a_scheduled_runs_output_goes_to_its_jobs_widget_not_the_running_cell(tmp_path):
-    with running_kernel(tmp_path, SETUP) as (_, client):
+    with running_kernel(tmp_path, own_history(tmp_path / "history.sqlite3")) as (_, client):
+        execute(client, SETUP)
         scheduled = execute(client, "%%pointy --every 0.2\ntick")
         assert printed(scheduled).startswith("job 'tick' scheduled (every 0.2 s); next runs: ")
         busy = execute(client, "time.sleep(1.5)\nprint('busy cell done')")  # the job fires here
@@ -76,8 +83,7 @@ def test_a_scheduled_runs_output_goes_to_its_jobs_widget_not_the_running_cell(tm
 def test_kernel_shutdown_stops_the_scheduler_leaves_no_thread_and_keeps_the_history(tmp_path):
     history = tmp_path / "history.sqlite3"
     left_file = tmp_path / "left.json"
-    with running_kernel(tmp_path, f"import os\nos.environ['POINTY_HISTORY'] = {str(history)!r}"
-                        ) as (manager, client):  # fmt: skip
+    with running_kernel(tmp_path, own_history(history)) as (manager, client):
         execute(client, PROBE.replace("PATH", repr(str(left_file))))
         execute(client, SETUP)
         execute(client, "%%pointy --every 0.1\ntick")

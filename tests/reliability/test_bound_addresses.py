@@ -82,10 +82,19 @@ def test_the_metrics_endpoint_listens_on_loopback_only():
 
 
 @pytest.mark.slow
-def test_the_local_dask_cluster_listens_on_loopback_only(dask_client):
-    workers = children(os.getpid())
-    assert len(dask_client.scheduler_info()["workers"]) == 2
-    ours = listening({os.getpid()})
-    theirs = listening(workers)
-    assert theirs  # the workers and their nannies do listen
-    assert {host for host, _ in ours | theirs} == {"127.0.0.1"}
+def test_the_local_dask_cluster_listens_on_loopback_only():
+    pytest.importorskip("distributed")
+    from pointy_engine.dask_executor import LocalDaskCluster
+
+    # A cluster of its own: closing it leaves the process's shared one (other tests') alone.
+    cluster = LocalDaskCluster(n_workers=2)
+    before = children(os.getpid())
+    try:
+        client = cluster.client()
+        assert len(client.scheduler_info()["workers"]) == 2
+        started = children(os.getpid()) - before  # its scheduler, workers and their nannies
+        addresses = listening(started | {os.getpid()})
+        assert len(addresses) >= 3  # the scheduler and each worker listen
+        assert {host for host, _ in addresses} == {"127.0.0.1"}, addresses
+    finally:
+        cluster.close()
