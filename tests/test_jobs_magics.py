@@ -81,7 +81,11 @@ def test_history_magic_shows_cell_and_scheduled_runs(ip: Any) -> None:
     jobs.scheduler.job("beat").pause()
     frame = cell(ip, "%pointy history").result
     assert set(frame["trigger"]) == {"schedule"}
-    assert set(frame["status"]) == {"succeeded"}
+    # A loaded machine may make a firing come while the previous run still goes: kept as skipped.
+    assert "succeeded" in set(frame["status"])
+    assert set(frame["status"]) <= {"succeeded", "skipped"}
+    skipped = frame[frame["status"] == "skipped"]
+    assert set(skipped["error"]) <= {"skipped: the previous run of this job was still going"}
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,8 @@ def test_a_scheduled_runs_output_goes_to_its_jobs_widget_not_the_running_cell(tm
             "[list(r) for r in (lambda h: h[h['trigger'] == 'schedule'])"
             "(get_ipython().run_line_magic('pointy', 'history'))[['job', 'status']].values]",
         )
-        assert rows == [["tick", "succeeded"]] * count
+        # (a firing that came while the previous run still went, on a loaded machine, is skipped)
+        assert [row for row in rows if row[1] != "skipped"] == [["tick", "succeeded"]] * count
 
 
 def test_kernel_shutdown_stops_the_scheduler_leaves_no_thread_and_keeps_the_history(tmp_path):
