@@ -101,7 +101,8 @@ def test_kernel_shutdown_stops_the_scheduler_leaves_no_thread_and_keeps_the_hist
         statuses = [row[0] for row in connection.execute("SELECT status FROM runs")]
     finally:
         connection.close()
-    # Every run that ran is kept: finished ones, and one cancelled by the shutdown if it was going.
+    # Every run that ran is kept: finished ones, one cancelled by the shutdown if it was going,
+    # and firings skipped because the previous run still went (a loaded machine).
     assert len(statuses) >= ran
-    assert set(statuses) <= {"succeeded", "cancelled"}
+    assert set(statuses) <= {"succeeded", "cancelled", "skipped"}
     assert statuses.count("succeeded") >= ran - 1
