@@ -39,14 +39,20 @@ def cell_pipeline(spec: RunSpec) -> type[Pipeline]:
     return type(base.__name__ if spec.pipeline is not None else "Cell", (base,), body)
 
 
-def label_of(job: Job) -> str:
-    """A job's row: id, trigger, next run (to the second) and the status of its last run."""
+def next_run_text(job: Job) -> str:
+    """'paused', 'none' or the next run time to the second (asks APScheduler: never call it
+    from a firing, where APScheduler's shutdown may hold the lock it needs)."""
+    if job.paused:
+        return "paused"
     next_run = job.next_run_time
-    when = "none" if next_run is None else next_run.isoformat(sep=" ", timespec="seconds")
+    return "none" if next_run is None else next_run.isoformat(sep=" ", timespec="seconds")
+
+
+def label_of(job: Job, next_run: str) -> str:
+    """A job's row: id, trigger, next run and the status of its last run."""
     return (
         f"<b>{html.escape(job.id)}</b> — {html.escape(job.trigger)}; "
-        f"next run: {'paused' if job.paused else when}; "
-        f"last status: {job.last_status or 'not run yet'}"
+        f"next run: {next_run}; last status: {job.last_status or 'not run yet'}"
     )
 
 
@@ -126,8 +132,9 @@ class NotebookJobs:
             if token is not None:
                 current_sink.reset(token)
                 sink.flush()  # type: ignore[union-attr]
-            for label in list(self._labels.get(job.id, ())):  # shown rows follow each run
-                label.value = label_of(job)
+            # Shown rows follow each run's status; the next run time is as last rendered.
+            for label in list(self._labels.get(job.id, ())):
+                label.value = label_of(job, label.next_run)
 
     def frame(self) -> pandas.DataFrame:
         return self.scheduler.jobs()
@@ -155,8 +162,12 @@ class NotebookJobs:
     def _job_row(self, job: Job, render: Any) -> Any:
         import ipywidgets
 
-        label = ipywidgets.HTML(label_of(job))
+        label = ipywidgets.HTML()
+        label.next_run = next_run_text(job)  # kept for the refresh after each run
+        # Registered before its text is read: a run ending meanwhile either refreshes it or has
+        # already set the status read here.
         self._labels.setdefault(job.id, weakref.WeakSet()).add(label)
+        label.value = label_of(job, label.next_run)
         actions = {
             "Pause": job.pause,
             "Resume": job.resume,
