@@ -86,6 +86,12 @@ def test_the_jobs_widget_shows_its_jobs_output_and_pauses(page: Any, server: str
     assert "tick 1" not in output_text(page, 1)
     assert "tick 1" not in output_text(page, 3)
     assert output_text(page, 3).strip() == "busy cell done"
+    jobs.get_by_role("button", name="Pause").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-test=\"cell2\"]').innerText"
+        ".includes('next run: paused')"
+    )
+    # Screenshots once paused: no output updates while the theme changes.
     SHOTS.mkdir(parents=True, exist_ok=True)
     jobs.locator(".jp-OutputArea").first.screenshot(path=str(SHOTS / "jobs-light.png"))
     page.evaluate(
@@ -97,9 +103,4 @@ def test_the_jobs_widget_shows_its_jobs_output_and_pauses(page: Any, server: str
     page.evaluate(
         "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
         " {theme: 'JupyterLab Light'}); }"
-    )
-    jobs.get_by_role("button", name="Pause").click()
-    page.wait_for_function(
-        "() => document.querySelector('[data-test=\"cell2\"]').innerText"
-        ".includes('next run: paused')"
     )

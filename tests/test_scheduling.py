@@ -47,6 +47,8 @@ def test_interval_job_runs_repeatedly_and_lands_in_history(scheduler):
     scheduler.job("Tick").pause()
     scheduler.shutdown()
     history = RunHistory(scheduler.history_path).frame()  # after shutdown: from the file
+    # On a loaded machine a firing may come while the previous run goes: kept as skipped.
+    history = history[history["status"] != "skipped"].reset_index(drop=True)
     assert len(history) >= 3
     assert set(history["status"]) == {"succeeded"}
     assert set(history["trigger"]) == {"schedule"}

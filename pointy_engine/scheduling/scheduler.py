@@ -321,5 +321,6 @@ class Scheduler:
         job = self._jobs.get(event.job_id)
         if job is None:
             return
-        job.last_status = "skipped"
+        # The row first: whoever sees the status can read the row (flush) at once.
         self._history.record_skipped(job.pipeline.__name__, job.id, time.time(), OVERLAP_REASON)
+        job.last_status = "skipped"
