@@ -93,12 +93,15 @@ def test_the_jobs_widget_shows_its_jobs_output_and_pauses(page: Any, server: str
     )
     # Screenshots once paused: no output updates while the theme changes.
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(0, 0)
     jobs.locator(".jp-OutputArea").first.screenshot(path=str(SHOTS / "jobs-light.png"))
     page.evaluate(
         "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
         " {theme: 'JupyterLab Dark'}); }"
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")  # the theme-change overlay
+    page.mouse.move(0, 0)
     jobs.locator(".jp-OutputArea").first.screenshot(path=str(SHOTS / "jobs-dark.png"))
     page.evaluate(
         "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
