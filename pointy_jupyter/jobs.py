@@ -178,9 +178,13 @@ class NotebookJobs:
         for name, action in actions.items():
             button = ipywidgets.Button(description=name)
 
-            def click(_: Any, action: Any = action) -> None:
+            def click(_: Any, action: Any = action, name: str = name) -> None:
                 action()
-                render()
+                if name == "Remove":
+                    render()  # the row goes
+                else:  # the row stays: only its text changes (no views rebuilt under the output)
+                    label.next_run = next_run_text(job)
+                    label.value = label_of(job, label.next_run)
 
             button.on_click(click)
             buttons.append(button)
