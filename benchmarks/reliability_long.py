@@ -1,7 +1,14 @@
 """The long reliability runs (scripts/reliability): one table, exit status 1 if anything went wrong.
 
-Today: the language fuzzed with 100,000 seeded inputs (token soup and mutations of the valid
-fixtures). Each input must give a graph or a PointyError, print nothing, and finish quickly.
+- the language fuzzed with 100,000 seeded inputs (token soup and mutations of the valid
+  fixtures): each must give a graph or a PointyError, print nothing, and finish quickly;
+- 100 concurrent runs of one pipeline from 100 threads: values, records, captured output their own;
+- a 100,000-event run: memory retained per finished event (tracemalloc), bound 2 KiB;
+- soak: 1,000 back-to-back runs, then 1,000 scheduled runs at 5 ms: memory, threads and file
+  descriptors after warm-up against the end;
+- the run history's writer SIGKILLed 50 times at random moments: integrity and committed runs.
+
+`tests/reliability/` runs the same checks small, in CI (`benchmarks/reliability_checks.py`).
 """
 
 from __future__ import annotations
@@ -9,10 +16,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import signal
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import reliability_checks as checks
 
 from pointy_engine.errors import PointyError
 from pointy_engine.fuzzing import fuzz_inputs
@@ -72,21 +84,71 @@ def fuzz_language(count: int, seed: int) -> dict[str, float]:
     }
 
 
-MUST_BE_ZERO = ("other exceptions", "hangs", "inputs that printed")
+MUST_BE_ZERO = (
+    "other exceptions",
+    "hangs",
+    "inputs that printed",
+    "runs with crosstalk or a wrong value",
+    "events over the memory bound",
+    "soak runs failed",
+    "soak leaked threads",
+    "soak leaked fds",
+    "soak memory over 8 MiB",
+    "scheduled runs failed",
+    "scheduled runs lost from history",
+    "scheduled leaked threads",
+    "scheduled leaked fds",
+    "scheduled memory over 8 MiB",
+    "history corrupt after kill -9",
+    "history committed runs lost",
+)
+MEMORY_SLACK_KIB = 8 * 1024  # allocator noise; a leak of 1 KiB per run would be 1,000 KiB over it
+
+
+def all_figures(args: argparse.Namespace) -> dict[str, object]:
+    figures: dict[str, object] = {}
+    figures.update(fuzz_language(args.inputs, args.seed))
+    figures.update(checks.concurrent_runs(args.concurrent))
+    figures.update(checks.memory_per_event(args.events))
+    soak = checks.soak_runs(args.soak, warmup=100)
+    soak["soak memory over 8 MiB"] = int(soak["soak memory growth (KiB)"] > MEMORY_SLACK_KIB)
+    figures.update(soak)
+    scheduled = checks.soak_scheduled(args.soak, warmup=100)
+    # Every firing is kept: the warm-up and counted runs at least (one more may land at pause).
+    scheduled["scheduled runs lost from history"] = max(
+        0, args.soak + 100 - scheduled["scheduled runs in history"]
+    )
+    scheduled["scheduled memory over 8 MiB"] = int(
+        scheduled["scheduled memory growth (KiB)"] > MEMORY_SLACK_KIB
+    )
+    figures.update(scheduled)
+    figures.update(checks.history_kill9(args.kills))
+    return {name: value for name, value in figures.items() if not name.startswith("_")}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=100_000, help="inputs to fuzz (100000)")
     parser.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
+    parser.add_argument("--concurrent", type=int, default=100, help="concurrent runs (100)")
+    parser.add_argument("--events", type=int, default=100_000, help="events in one run (100000)")
+    parser.add_argument("--soak", type=int, default=1_000, help="soak runs, each kind (1000)")
+    parser.add_argument("--kills", type=int, default=50, help="history kill -9 trials (50)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args()
     started = time.perf_counter()
-    figures = fuzz_language(args.inputs, args.seed)
+    figures = all_figures(args)
+    figures["wall time (s)"] = round(time.perf_counter() - started, 1)
+    figures["load average (1 min)"] = round(os.getloadavg()[0], 2)
     width = max(map(len, figures))
-    print(f"{'reliability figure':<{width}}  value")
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value}")
-    print(f"{'wall time (s)':<{width}}  {time.perf_counter() - started:.1f}")
+    if args.markdown:
+        print("| reliability figure | value |\n|---|---:|")
+        for name, value in figures.items():
+            print(f"| {name} | {value} |")
+    else:
+        print(f"{'reliability figure':<{width}}  value")
+        for name, value in figures.items():
+            print(f"{name:<{width}}  {value}")
     bad = [name for name in MUST_BE_ZERO if figures[name]]
     if bad:
         print(f"FAILED: {', '.join(bad)} not 0", file=sys.stderr)

@@ -126,14 +126,25 @@ def _thread_pool_shape(config: ExecutorInitializerConfig) -> tuple[int, str]:
 def _process_pool(config: ExecutorInitializerConfig) -> Executor:
     options: dict[str, Any] = {"max_workers": config.max_workers, "mp_context": _process_context()}
     if config.max_tasks_per_child is not None:
+        _needs_tasks_per_child()
         options["max_tasks_per_child"] = config.max_tasks_per_child
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(**options)
 
 
+def _needs_tasks_per_child() -> None:
+    if sys.version_info < (3, 11):
+        raise PointyError(
+            "executor_config.max_tasks_per_child needs Python 3.11 or newer for process pools "
+            "(ProcessPoolExecutor has it from 3.11)"
+        )
+
+
 def _from_class(kind: type[Executor], config: ExecutorInitializerConfig) -> Executor:
     if _is_process_pool(kind):
+        if config.max_tasks_per_child is not None:
+            _needs_tasks_per_child()
         options: dict[str, Any] = {"mp_context": _process_context()}
     else:
         options = {}

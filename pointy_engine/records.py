@@ -10,10 +10,18 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from .delivery import Mailbox
+
+
+def trigger_of(tags: Mapping[str, str]) -> str:
+    """What started a run, from its tags: cell, schedule, cli, rerun, or api (a plain start()).
+
+    `%pointy runs`, the run history and `pointy history` all name it this way, so they agree.
+    """
+    return tags.get("trigger") or ("rerun" if "rerun_of" in tags else "api")
 
 
 class ErrorInfo(NamedTuple):

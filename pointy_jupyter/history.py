@@ -1,30 +1,22 @@
-"""The kernel's runs, for `%pointy runs`: folded from the record stream, one row per run.
+"""The kernel's run history: every run this process creates while the extension is loaded.
 
-A `HistoryListener` is attached to every run a cell starts; re-runs inherit it (the engine copies
-a run's listeners), so re-runs made from the widget or with `run.rerun(...)` are listed too.
+`%pointy history` reads it. It is the engine's SQLite `RunHistory` (the file the scheduler and
+the `pointy` command use too), so it also lists runs of earlier kernels and of the command line;
+`%pointy runs` is the in-memory view of this kernel's runs, and the two agree on every run they
+share (id, pipeline, trigger, start, status).
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-MAX_RUNS = 1_000  # the oldest rows are dropped beyond this
-COLUMNS = ("run", "status", "started", "duration", "nodes", "failed", "pipeline")
+from pointy_engine.observers import RunObservers, run_observers
 
-
-@dataclass
-class _Row:
-    run: str
-    pipeline: str
-    nodes: int
-    status: str = "running"
-    started: float | None = None
-    finished: float | None = None
-    states: dict[str, str] = field(default_factory=dict)
+if TYPE_CHECKING:
+    from pointy_engine.run import Run
+    from pointy_engine.scheduling import RunHistory
 
 
 def first_line(source: str) -> str:
@@ -36,71 +28,46 @@ def first_line(source: str) -> str:
     return ""
 
 
-class RunHistory:
-    """Rows by run id, in the order runs started. Listeners write from loop threads."""
+class KernelHistory:
+    """Keeps every run in the history file from now until `close()`.
 
-    def __init__(self, limit: int = MAX_RUNS) -> None:
-        self._rows: OrderedDict[str, _Row] = OrderedDict()
+    The file is opened with the first run (or the first look at it), not at `%load_ext`: creating
+    an SQLite file in WAL mode waits on the disk.
+    """
+
+    def __init__(self, observers: RunObservers = run_observers) -> None:
+        self._observers = observers
+        self._store: RunHistory | None = None
         self._lock = threading.Lock()
-        self._limit = limit
+        observers.add(self.observe)
+        atexit.register(self.close)  # kernel shutdown: write the runs that just ended
 
-    def listener(self, source: str, node_count: int) -> HistoryListener:
-        return HistoryListener(self, first_line(source), node_count)
-
-    def record(self, record: Any, pipeline: str, node_count: int) -> None:
+    @property
+    def store(self) -> RunHistory:
+        """The engine's `RunHistory` ($POINTY_HISTORY, else the user data folder)."""
         with self._lock:
-            row = self._rows.get(record.run_id)
-            if row is None:
-                row = self._rows[record.run_id] = _Row(record.run_id, pipeline, node_count)
-                while len(self._rows) > self._limit:
-                    self._rows.popitem(last=False)
-            if record.node:
-                row.states[record.node] = record.state
-            elif record.state == "running":
-                row.started = record.time
-            else:
-                row.status = record.state
-                row.finished = record.time
+            if self._store is None:
+                from pointy_engine.scheduling.history import RunHistory
 
-    def frame(self) -> Any:
-        """A pandas DataFrame: run, status, started, duration (s), nodes, failed, pipeline."""
-        import pandas as pd
+                self._store = RunHistory()
+                # From now on the store hears of runs itself (a scheduler given it sees that).
+                self._observers.add(self._store.observe)
+                self._observers.remove(self.observe)
+            return self._store
 
+    def observe(self, run: Run) -> None:
+        self.store.observe(run)
+
+    def frame(self, limit: int | None = None) -> Any:
+        """Newest first; runs that just ended are written before reading."""
+        self.store.flush()
+        return self.store.frame(limit)
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        self._observers.remove(self.observe)
         with self._lock:
-            rows = [
-                {
-                    "run": row.run,
-                    "status": row.status,
-                    "started": _when(row.started),
-                    "duration": _duration(row),
-                    "nodes": max(row.nodes, len(row.states)),
-                    "failed": sum(1 for state in row.states.values() if state == "failed"),
-                    "pipeline": row.pipeline,
-                }
-                for row in self._rows.values()
-            ]
-        frame = pd.DataFrame(rows, columns=list(COLUMNS))
-        frame["started"] = pd.to_datetime(frame["started"])
-        return frame.astype({"duration": "float64", "nodes": "int64", "failed": "int64"})
-
-
-class HistoryListener:
-    """The record listener of one cell's runs (and their re-runs)."""
-
-    def __init__(self, history: RunHistory, pipeline: str, node_count: int) -> None:
-        self.history = history
-        self.pipeline = pipeline
-        self.node_count = node_count
-
-    def __call__(self, record: Any) -> None:
-        self.history.record(record, self.pipeline, self.node_count)
-
-
-def _when(seconds: float | None) -> datetime | None:
-    return datetime.fromtimestamp(seconds) if seconds is not None else None
-
-
-def _duration(row: _Row) -> float | None:
-    if row.started is None or row.finished is None:
-        return None
-    return round(row.finished - row.started, 6)
+            store, self._store = self._store, None
+        if store is not None:
+            self._observers.remove(store.observe)
+            store.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import html
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ from .output import OutputSink, current_sink
 if TYPE_CHECKING:
     import pandas
 
-    from pointy_engine.scheduling import Job, Scheduler
+    from pointy_engine.scheduling import Job, RunHistory, Scheduler
 
     from .session import Session
     from .spec import RunSpec
@@ -37,6 +39,23 @@ def cell_pipeline(spec: RunSpec) -> type[Pipeline]:
     return type(base.__name__ if spec.pipeline is not None else "Cell", (base,), body)
 
 
+def next_run_text(job: Job) -> str:
+    """'paused', 'none' or the next run time to the second (asks APScheduler: never call it
+    from a firing, where APScheduler's shutdown may hold the lock it needs)."""
+    if job.paused:
+        return "paused"
+    next_run = job.next_run_time
+    return "none" if next_run is None else next_run.isoformat(sep=" ", timespec="seconds")
+
+
+def label_of(job: Job, next_run: str) -> str:
+    """A job's row: id, trigger, next run and the status of its last run."""
+    return (
+        f"<b>{html.escape(job.id)}</b> — {html.escape(job.trigger)}; "
+        f"next run: {next_run}; last status: {job.last_status or 'not run yet'}"
+    )
+
+
 def job_id_of(spec: RunSpec) -> str:
     """Running the same cell again gives the same id, so its job is replaced, not doubled."""
     if spec.options.out:
@@ -49,11 +68,13 @@ def job_id_of(spec: RunSpec) -> str:
 class NotebookJobs:
     """The kernel's scheduler, its jobs' output widgets, and the jobs widget."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, history: RunHistory) -> None:
         self.session = session
+        self.history = history  # the kernel's: it records every run, scheduled or not
         self._scheduler: Scheduler | None = None
         self._sinks: dict[str, OutputSink] = {}
         self._outputs: dict[str, Any] = {}
+        self._labels: dict[str, weakref.WeakSet[Any]] = {}  # each job's rows in shown widgets
         self.grace = 5.0  # seconds unload waits for each cancelled run
 
     @property
@@ -61,7 +82,7 @@ class NotebookJobs:
         if self._scheduler is None:
             from pointy_engine.scheduling import Scheduler
 
-            self._scheduler = Scheduler(around_run=self._route).start()
+            self._scheduler = Scheduler(self.history, around_run=self._route).start()
             atexit.register(self.close)  # kernel shutdown: stop the threads first
         return self._scheduler
 
@@ -69,22 +90,37 @@ class NotebookJobs:
         """Register the cell's flow as a job on its --every / --cron / --at trigger."""
         options = spec.options
         shell = self.session.shell
-        job = self.scheduler.schedule(
-            cell_pipeline(spec),
-            every=options.every,
-            cron=options.cron,
-            at=options.at,
-            id=job_id_of(spec),
-            inputs=spec.fields,
-            events=lambda: shell.user_ns,
-        )
+        job_id = job_id_of(spec)
+        # The job's own output is in place before it is registered: it may fire at once.
+        before = self._outputs.get(job_id), self._sinks.get(job_id)
         if self.session.widgets:
             import ipywidgets
 
-            self._outputs[job.id] = output = ipywidgets.Output()
-            self._sinks[job.id] = OutputSink(output)
+            # A job prints on every run: a scrolling box, not a page that grows for ever.
+            layout = ipywidgets.Layout(max_height="14em", overflow="auto")
+            self._outputs[job_id] = output = ipywidgets.Output(layout=layout)
+            self._sinks[job_id] = OutputSink(output)
             self.session.route_output()
-        return job
+        try:
+            return self.scheduler.schedule(
+                cell_pipeline(spec),
+                every=options.every,
+                cron=options.cron,
+                at=options.at,
+                id=job_id,
+                inputs=spec.fields,
+                events=lambda: shell.user_ns,
+            )
+        except Exception:  # nothing registered: the job that was there keeps its output
+            self._restore(job_id, *before)
+            raise
+
+    def _restore(self, job_id: str, output: Any, sink: OutputSink | None) -> None:
+        if output is None or sink is None:
+            self._outputs.pop(job_id, None)
+            self._sinks.pop(job_id, None)
+        else:
+            self._outputs[job_id], self._sinks[job_id] = output, sink
 
     @contextlib.contextmanager
     def _route(self, job: Job) -> Iterator[None]:
@@ -96,12 +132,12 @@ class NotebookJobs:
             if token is not None:
                 current_sink.reset(token)
                 sink.flush()  # type: ignore[union-attr]
+            # Shown rows follow each run's status; the next run time is as last rendered.
+            for label in list(self._labels.get(job.id, ())):
+                label.value = label_of(job, label.next_run)
 
     def frame(self) -> pandas.DataFrame:
         return self.scheduler.jobs()
-
-    def history(self) -> pandas.DataFrame:
-        return self.scheduler.history()
 
     def widget(self) -> Any:
         """One row per job: trigger, next run, last status, and its buttons; then its output."""
@@ -126,12 +162,12 @@ class NotebookJobs:
     def _job_row(self, job: Job, render: Any) -> Any:
         import ipywidgets
 
-        next_run = job.next_run_time
-        when = "paused" if job.paused else (next_run.isoformat(sep=" ") if next_run else "none")
-        label = ipywidgets.HTML(
-            f"<b>{job.id}</b> — {job.trigger}; next run: {when}; "
-            f"last status: {job.last_status or 'not run yet'}"
-        )
+        label = ipywidgets.HTML()
+        label.next_run = next_run_text(job)  # kept for the refresh after each run
+        # Registered before its text is read: a run ending meanwhile either refreshes it or has
+        # already set the status read here.
+        self._labels.setdefault(job.id, weakref.WeakSet()).add(label)
+        label.value = label_of(job, label.next_run)
         actions = {
             "Pause": job.pause,
             "Resume": job.resume,
@@ -142,9 +178,13 @@ class NotebookJobs:
         for name, action in actions.items():
             button = ipywidgets.Button(description=name)
 
-            def click(_: Any, action: Any = action) -> None:
+            def click(_: Any, action: Any = action, name: str = name) -> None:
                 action()
-                render()
+                if name == "Remove":
+                    render()  # the row goes
+                else:  # the row stays: only its text changes (no views rebuilt under the output)
+                    label.next_run = next_run_text(job)
+                    label.value = label_of(job, label.next_run)
 
             button.on_click(click)
             buttons.append(button)

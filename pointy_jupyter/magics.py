@@ -11,6 +11,7 @@ from IPython.display import display
 from .completion import event_matcher
 from .errors import PointyCellError
 from .help_text import plain_help
+from .history import KernelHistory
 from .names import DiagnosticsTarget
 from .options import EXECUTORS, parse_line, read_options
 from .staleness import StalenessWatcher
@@ -32,6 +33,7 @@ class PointyMagics(Magics):
         self._session: Session | None = None
         self._jobs: NotebookJobs | None = None
         self.telemetry = KernelTelemetry()  # collection starts with the extension
+        self.history = KernelHistory()  # and so does the run history (`%pointy history`)
         self.matcher = event_matcher(lambda: shell.user_ns)
         shell.Completer.custom_matchers.append(self.matcher)
         self.staleness = StalenessWatcher(shell, lambda: self._session)
@@ -52,7 +54,7 @@ class PointyMagics(Magics):
         if self._jobs is None:
             from .jobs import NotebookJobs
 
-            self._jobs = NotebookJobs(self.session)
+            self._jobs = NotebookJobs(self.session, self.history.store)
         return self._jobs
 
     @cell_magic("pointy")
@@ -201,7 +203,7 @@ class PointyMagics(Magics):
     def _jobs_view(self, command: str, form: str | None) -> Any:
         """`%pointy jobs` (widget; `%pointy jobs frame` for the DataFrame), `%pointy history`."""
         if command == "history":
-            return self.jobs.history()
+            return self.history.frame()
         if form == "frame" or not self.session.widgets:
             return self.jobs.frame()
         display(self.jobs.widget())
@@ -218,6 +220,7 @@ class PointyMagics(Magics):
         shared_threads.shutdown()  # those P().start() in a cell used; the next start rebuilds
         self.telemetry.close()
         self.diagnostics.close()
+        self.history.close()
         matchers = self.shell.Completer.custom_matchers
         if self.matcher in matchers:
             matchers.remove(self.matcher)

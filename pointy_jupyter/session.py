@@ -1,4 +1,4 @@
-"""What the extension owns while it is loaded: executors, run history, shown runs, output routing.
+"""What the extension owns while it is loaded: executors, shown runs, output routing.
 
 One `Session` per `PointyMagics`; `close()` undoes everything it started.
 """
@@ -22,7 +22,7 @@ from pointy_engine.run import Run
 
 from .controller import RunController
 from .errors import PointyCellError, reported
-from .history import RunHistory, first_line
+from .history import first_line
 from .options import CellOptions
 from .output import install_routers
 from .progress import TextProgress
@@ -40,7 +40,6 @@ class Session:
         self.routes_output = in_kernel
         # The engine's thread pools run tasks in the submitter's context: output stays attributed.
         self.executors = Executors()
-        self.history = RunHistory()
         self.controllers: list[RunController] = []
         self.closed = False
         self._active: dict[str, Run] = {}
@@ -77,7 +76,6 @@ class Session:
     def new_run(self, spec: RunSpec, plan: Plan) -> Run:
         run = Run(
             plan,
-            listeners=[self.history.listener(spec.source, len(spec.graph.nodes))],
             capture_output=True,
             name=type(spec.pipeline).__name__
             if spec.pipeline is not None

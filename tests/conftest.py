@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -7,6 +9,13 @@ from typing import Any
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every run is kept in the run history: the tests' (and their kernels' and servers', which
+    # inherit the environment) go to a scratch file, never the user's own history.
+    scratch = tempfile.mkdtemp(prefix="pointy-test-history-")
+    os.environ["POINTY_HISTORY"] = str(Path(scratch) / "history.sqlite3")
 
 
 @pytest.fixture

@@ -250,13 +250,32 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_process_pool_batches_run_in_other_processes_in_input_order() -> None:
     import os
+    import sys
 
+    # ProcessPoolExecutor takes max_tasks_per_child from Python 3.11 (see the next test).
+    fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}
     done = SumBatch(numbers=[1, 2, 3, 4, 5]).execute(
-        max_workers=2, max_tasks_per_child=1, events={"Total": _total_and_pid}
+        max_workers=2, events={"Total": _total_and_pid}, **fresh
     )
     assert done.status == "succeeded"
     assert [total for total, _ in done.results] == [3, 7, 5]
     assert os.getpid() not in {pid for _, pid in done.results}
+
+
+def test_max_tasks_per_child_is_refused_clearly_before_python_3_11() -> None:
+    import sys
+
+    batch = SumBatch(numbers=[1, 2, 3])
+    if sys.version_info >= (3, 11):
+        done = batch.execute(max_workers=1, max_tasks_per_child=1, events={"Total": _total_and_pid})
+        assert len({pid for _, pid in done.results}) == 2  # a new process for each batch
+        return
+    with pytest.raises(PointyError) as raised:
+        batch.execute(max_workers=1, max_tasks_per_child=1, events={"Total": _total_and_pid})
+    assert str(raised.value) == (
+        "executor_config.max_tasks_per_child needs Python 3.11 or newer for process pools "
+        "(ProcessPoolExecutor has it from 3.11)"
+    )
 
 
 def _total_and_pid(numbers, scale):

@@ -16,6 +16,7 @@ from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import ExecutionResult
 from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import CapturedIO, capture_output
+from kernel_support import execute, of_type, printed, running_kernel, synced_outputs
 
 from pointy_engine.errors import PointyError
 from pointy_engine.executors import ExecutorInitializerConfig
@@ -430,7 +431,7 @@ def test_runs_lists_the_kernels_runs_with_reruns(wip: Any) -> None:
     assert frame["nodes"].tolist() == [2, 1, 2, 1]
     assert frame["failed"].tolist() == [1, 0, 1, 0]
     assert frame["pipeline"].tolist() == ["fetch -> flaky", "fetch", "fetch -> flaky", ""]
-    assert frame["trigger"].tolist() == ["cell", "cell", "cell", ""]
+    assert frame["trigger"].tolist() == ["cell", "cell", "cell", "api"]
     assert str(frame["started"].dtype) == "datetime64[ns, UTC]"
     assert (frame["duration"] >= 0).all()
 
@@ -703,55 +704,9 @@ def test_installed_routers_come_out_again() -> None:
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from jupyter_client.manager import KernelManager
-
-    base = tmp_path_factory.mktemp("kernel")
-    manager = KernelManager(kernel_name="python3", connection_file=str(base / "kernel.json"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    manager.start_kernel(env={**env, "IPYTHONDIR": str(base / "ipython")})
-    client = manager.client()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
-        execute(client, "%load_ext pointy_jupyter\nimport threading\ngate = threading.Event()")
+    setup = "%load_ext pointy_jupyter\nimport threading\ngate = threading.Event()"
+    with running_kernel(tmp_path_factory.mktemp("kernel"), setup) as (manager, client):
         yield manager, client
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-
-
-def execute(client: Any, code: str, on_display: Any = None) -> list[dict[str, Any]]:
-    """Run `code`; the iopub messages until the kernel is idle again, of any parent."""
-    msg_id = client.execute(code)
-    messages = []
-    while True:
-        message = client.get_iopub_msg(timeout=30)
-        message["mine"] = message["parent_header"].get("msg_id") == msg_id
-        messages.append(message)
-        if message["mine"] and message["msg_type"] == "display_data" and on_display:
-            on_display()
-            on_display = None
-        if message["mine"] and message["content"].get("execution_state") == "idle":
-            return messages
-
-
-def of_type(messages: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    """The contents of the messages of one type that the executed cell itself sent."""
-    return [m["content"] for m in messages if m["mine"] and m["msg_type"] == kind]
-
-
-def printed(messages: list[dict[str, Any]]) -> str:
-    return "".join(content["text"] for content in of_type(messages, "stream"))
-
-
-def synced_outputs(messages: list[dict[str, Any]]) -> str:
-    """The text an Output widget received, from the widget comm messages (any parent)."""
-    return "".join(
-        output.get("text", "")
-        for message in messages
-        if message["msg_type"] == "comm_msg"
-        for output in message["content"]["data"].get("state", {}).get("outputs", ())
-    )
 
 
 @pytest.mark.slow

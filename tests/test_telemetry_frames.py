@@ -102,7 +102,7 @@ def test_the_store_keeps_every_run_announced_while_collecting(monkeypatch):
     assert first.id not in set(telemetry.metrics()["run_id"])
     runs = telemetry.runs()
     assert runs[["run", "status", "nodes", "failed", "pipeline", "trigger"]].values.tolist() == [
-        [second.id, "failed", 5, 2, "Nightly", ""],
+        [second.id, "failed", 5, 2, "Nightly", "api"],
         [third.id, "succeeded", 5, 1, "Nightly", "rerun"],  # Slowpoke is quick this time
     ]
     assert runs.dtypes["started"] == pd.DatetimeTZDtype(tz=UTC)

@@ -9,6 +9,7 @@ change is one `Record` in the run's stream.
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import itertools
 import queue
@@ -240,15 +241,28 @@ class Run:
     def start(self, background: bool = False) -> Run:
         if self._started:
             raise PointyError(f"run {self.id} was already started; use rerun() for another run")
-        self._started = True
-        self.status = "running"  # already, so a background run never reads as pending
         if background:
+            self._started = True
+            self.status = "running"  # already, so a background run never reads as pending
+            # In a copy of the starter's contextvars, as the thread pools run tasks: what the
+            # starter set (a notebook job's output sink) still holds for inline events.
             self._thread = threading.Thread(
-                target=self._loop, name=f"pointy-run-{self.id}", daemon=True
+                target=contextvars.copy_context().run,
+                args=(self._loop,),
+                name=f"pointy-run-{self.id}",
+                daemon=True,
             )
             self._thread.start()
-        else:
+            return self
+        try:
+            self._started = True
             self._loop()
+        except KeyboardInterrupt:
+            # A Ctrl-C before the loop's own handler was in place: nothing ran, nothing was
+            # recorded, so the run is left as it was, not started (it can be started again).
+            if self.status == "pending" and not self._done.is_set():
+                self._started = False
+            raise
         return self
 
     def wait(self, timeout: float | None = None) -> Run:

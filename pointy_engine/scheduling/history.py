@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..records import trigger_of
+
 if TYPE_CHECKING:
     import pandas
 
@@ -84,7 +86,7 @@ def row_of(run: Run, started: float, ended: float) -> tuple[Any, ...]:
     return (
         run.id,
         run.name or "",
-        run.tags.get("trigger", "api"),
+        trigger_of(run.tags),
         run.tags.get("job"),
         started,
         ended,
@@ -112,7 +114,8 @@ class RunHistory:
         started: list[float] = []
 
         def listener(record: Record) -> None:
-            if record.node:
+            # A re-run inherits its run's listeners; it is announced and kept on its own.
+            if record.node or record.run_id != run.id:
                 return
             if not started:
                 started.append(record.time)

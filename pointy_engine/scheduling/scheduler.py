@@ -141,6 +141,7 @@ class Scheduler:
         self._around_run = around_run or (lambda job: nullcontext())
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._records_runs = False
         self._aps = BackgroundScheduler(
             timezone=self.timezone,
             job_defaults={
@@ -160,6 +161,9 @@ class Scheduler:
     def start(self) -> Scheduler:
         if not self._aps.running:
             logging.getLogger("apscheduler.scheduler").addFilter(_quiet_overlaps)
+            # A history handed in may already be recording (the kernel's is, from load): then
+            # its owner keeps it recording after this scheduler stops.
+            self._records_runs = self._history.observe not in self._observers
             self._observers.add(self._history.observe)
             self._aps.start()
         return self
@@ -178,7 +182,9 @@ class Scheduler:
                     with contextlib.suppress(TimeoutError):
                         run.wait(grace)
             self._aps.shutdown(wait=all(run.done for run in going) or wait)
-        self._observers.remove(self._history.observe)
+        if self._records_runs:
+            self._observers.remove(self._history.observe)
+            self._records_runs = False
         logging.getLogger("apscheduler.scheduler").removeFilter(_quiet_overlaps)
         if self._owns_history:
             self._history.close()
@@ -300,7 +306,7 @@ class Scheduler:
             job.current_run = run  # so that shutdown() can cancel it
             run.wait()
             job.current_run = None
-        job.last_run, job.last_status = run, run.status
+            job.last_run, job.last_status = run, run.status  # seen by around_run's exit
         if run.status == "failed" and self.on_failure is not None:
             try:
                 self.on_failure(job, run)
@@ -315,5 +321,6 @@ class Scheduler:
         job = self._jobs.get(event.job_id)
         if job is None:
             return
-        job.last_status = "skipped"
+        # The row first: whoever sees the status can read the row (flush) at once.
         self._history.record_skipped(job.pipeline.__name__, job.id, time.time(), OVERLAP_REASON)
+        job.last_status = "skipped"

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..records import trigger_of
 from .attempts import fold_attempts, fold_nodes
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def runs_frame(entries: Iterable[RunEntry]) -> pd.DataFrame:
                 finished, status = record.time, record.state
         duration = finished - started if started is not None and finished is not None else None
         failed = sum(1 for state in states.values() if state == "failed")
-        trigger = entry.tags.get("trigger", "rerun" if "rerun_of" in entry.tags else "")
+        trigger = trigger_of(entry.tags)
         rows.append(
             (
                 entry.run_id,

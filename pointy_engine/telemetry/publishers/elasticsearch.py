@@ -2,6 +2,8 @@
 
 Attempts go to `<index_prefix>-events`, network operations to `<index_prefix>-network`; each
 batch is one `_bulk` request. Documents carry `@timestamp` (ISO 8601, UTC) for index patterns.
+Credentials (a password in a host URL, `api_key=`, `basic_auth=`) go to the client only: the
+publisher's `hosts` and repr show `***` in their place.
 """
 
 from __future__ import annotations
@@ -25,15 +27,25 @@ def _url(host: str) -> str:
     return host if "://" in host else f"http://{host}"
 
 
+def _without_password(url: str) -> str:
+    """`http://user:pass@host` as `http://user:***@host`."""
+    scheme, _, rest = url.partition("://")
+    userinfo, at, place = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{place}"
+
+
 class ElasticsearchPublisher(MetricsPublisher):
     def __init__(
         self, hosts: list[str], index_prefix: str = "pointy-metrics", **client_options: Any
     ) -> None:
         from elasticsearch import Elasticsearch
 
-        self.hosts = [_url(host) for host in hosts]
+        urls = [_url(host) for host in hosts]
+        self.hosts = [_without_password(url) for url in urls]
         self.index_prefix = index_prefix
-        self.client = Elasticsearch(self.hosts, **client_options)
+        self.client = Elasticsearch(urls, **client_options)
         self._actions: list[dict[str, Any]] = []
 
     def __repr__(self) -> str:

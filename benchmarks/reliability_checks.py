@@ -1,0 +1,329 @@
+"""Load, memory, soak and kill -9 checks: each returns its figures as a dict.
+
+`tests/reliability/` runs them small, with assertions, in CI; `benchmarks/reliability_long.py`
+(`scripts/reliability`) runs them at full size and prints one table. Every count named in
+`MUST_BE_ZERO` of the long script must come out 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import logging
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from pointy_engine import InputDataField, Pipeline, event
+from pointy_engine.graph import build_graph
+from pointy_engine.plan import Plan
+from pointy_engine.run import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+MEMORY_TARGET = 2048  # bytes retained per finished event (the engine's promise)
+
+# ----- 100 concurrent runs: every run's values, records and printed output are its own -------
+
+
+class Tagged(Pipeline):
+    """Each run carries its own `n` through a pipe, a parallel group on threads and a fan-in."""
+
+    n = InputDataField(data_type=int, required=True)
+
+    class Meta:
+        pointy = "Tag |-> Double || Triple |-> Check"
+
+
+def Tag(n):
+    print(f"tag {n}")
+    logging.getLogger("pointy.load").warning("logged %s", n)
+    return n
+
+
+@event(executor="thread")
+def Double(previous_result):
+    time.sleep(0.001)  # so that runs overlap on the pools
+    print(f"double {previous_result}")
+    return previous_result * 2
+
+
+@event(executor="thread")
+def Triple(previous_result):
+    print(f"triple {previous_result}")
+    return previous_result * 3
+
+
+def Check(previous_result):
+    doubled, tripled = previous_result
+    print(f"check {doubled} {tripled}")
+    return doubled + tripled
+
+
+LOAD_EVENTS = {"Tag": Tag, "Double": Double, "Triple": Triple, "Check": Check}
+
+
+def crosstalk_of(run: Run, n: int) -> list[str]:
+    """What in `run` is not its own: wrong values, records of another run, foreign output."""
+    wrong = []
+    if run.status != "succeeded" or run.value != 5 * n:
+        wrong.append(f"run {n}: {run.status}, value {run.value!r}")
+    if {record.run_id for record in run.records()} != {run.id}:
+        wrong.append(f"run {n}: records of another run")
+    expected = {
+        "Tag": f"tag {n}\nWARNING:pointy.load:logged {n}\n",  # the root handler's format
+        "Double": f"double {n}\n",
+        "Triple": f"triple {n}\n",
+        "Check": f"check {2 * n} {3 * n}\n",
+    }
+    for node, text in expected.items():
+        output = run.nodes[node].output
+        if output != text:
+            wrong.append(f"run {n}: {node} captured {output!r}, not {text!r}")
+    return wrong
+
+
+def concurrent_runs(count: int = 100) -> dict[str, Any]:
+    """`count` runs of one pipeline started at once from `count` threads."""
+    runs: dict[int, Run] = {}
+    failures: list[str] = []
+    barrier = threading.Barrier(count)
+
+    def start(n: int) -> None:
+        barrier.wait()
+        try:
+            runs[n] = Tagged(n=n).start(events=LOAD_EVENTS, capture_output=True)
+        except Exception as error:  # counted, not raised: the table reports it
+            failures.append(f"run {n}: {type(error).__name__}: {error}")
+
+    threads_before = threading.active_count()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        threads = [threading.Thread(target=start, args=(n,)) for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    elapsed = time.perf_counter() - started
+    wrong = failures + [item for n, run in sorted(runs.items()) for item in crosstalk_of(run, n)]
+    for line in wrong[:5]:
+        print(f"crosstalk: {line}", file=sys.stderr)
+    return {
+        "concurrent runs": count,
+        "runs with crosstalk or a wrong value": len(wrong),
+        "concurrent wall time (s)": round(elapsed, 2),
+        "_threads_started": threading.active_count() - threads_before,
+    }
+
+
+# ----- memory of a long run --------------------------------------------------------------------
+
+
+def memory_per_event(size: int) -> dict[str, Any]:
+    """Bytes retained per finished event of a `size`-event chain (tracemalloc, after the run)."""
+    events = {f"E{i}": (lambda: None) for i in range(size)}  # distinct, as real events are
+    plan = Plan(build_graph(" -> ".join(events)), events)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        started = time.perf_counter()
+        run = Run(plan).start()
+        elapsed = time.perf_counter() - started
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    if run.status != "succeeded" or len(run.nodes) != size:
+        raise AssertionError(f"the {size}-event run ended {run.status}")
+    per_event = (after - before) / size
+    return {
+        "events in one run": size,
+        "bytes retained per finished event": round(per_event),
+        "events over the memory bound": 0 if per_event <= MEMORY_TARGET else size,
+        "long run wall time, traced (s)": round(elapsed, 2),
+    }
+
+
+# ----- soak: memory, threads and file descriptors stay flat ----------------------------------
+
+
+def resources() -> tuple[int, int, int]:
+    """(resident KiB, live threads, open file descriptors) of this process (Linux /proc)."""
+    with open("/proc/self/statm") as statm:
+        resident_pages = int(statm.read().split()[1])
+    return (
+        resident_pages * os.sysconf("SC_PAGE_SIZE") // 1024,
+        threading.active_count(),
+        len(os.listdir("/proc/self/fd")),
+    )
+
+
+class Soak(Pipeline):
+    n = InputDataField(data_type=int, default=0)
+
+    class Meta:
+        pointy = "Start |-> Work || Side |-> Join"
+
+
+@event(executor="thread")
+def Work(previous_result):
+    return previous_result + 1
+
+
+SOAK_EVENTS = {
+    "Start": lambda n: n,
+    "Work": Work,
+    "Side": lambda previous_result: previous_result,
+    "Join": lambda previous_result: sum(previous_result),
+}
+
+
+def _growth(samples: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """Growth from the end of warm-up (the first sample) to the last sample."""
+    first, last = samples[0], samples[-1]
+    return last[0] - first[0], last[1] - first[1], last[2] - first[2]
+
+
+def soak_runs(count: int, warmup: int) -> dict[str, Any]:
+    """`count` back-to-back runs in this process, sampled after `warmup` runs and at the end."""
+    failed = 0
+    samples = []
+    for index in range(warmup + count):
+        if index == warmup:
+            gc.collect()
+            samples.append(resources())
+        run = Soak(n=index).start(events=SOAK_EVENTS)
+        failed += run.status != "succeeded" or run.value != 2 * index + 1
+    gc.collect()
+    samples.append(resources())
+    memory, threads, fds = _growth(samples)
+    return {
+        "soak runs": count,
+        "soak runs failed": failed,
+        "soak memory growth (KiB)": memory,
+        "soak leaked threads": max(threads, 0),
+        "soak leaked fds": max(fds, 0),
+    }
+
+
+def soak_scheduled(count: int, warmup: int, interval: float = 0.005) -> dict[str, Any]:
+    """`count` scheduled runs at `interval` s, with their history, sampled after `warmup`."""
+    from pointy_engine.scheduling import Scheduler
+
+    done = threading.Semaphore(0)
+    failed = []
+
+    def on_failure(job: Any, run: Run) -> None:
+        failed.append(run.id)
+
+    Soak().start(events=SOAK_EVENTS)  # the process's thread pool is up before counting
+    with tempfile.TemporaryDirectory() as folder:
+        before = resources()
+        samples = []
+        with Scheduler(Path(folder) / "history.sqlite3", on_failure=on_failure) as scheduler:
+            scheduler.schedule(
+                Soak, every=interval, events={**SOAK_EVENTS, "Join": _counting(done)}
+            )
+            for index in range(warmup + count):
+                if not done.acquire(timeout=30):
+                    raise AssertionError(f"scheduled run {index} did not come")
+                if index + 1 == warmup:
+                    gc.collect()
+                    samples.append(resources())
+            scheduler.job("Soak").pause()
+            time.sleep(0.05)  # let the last firing's run end before sampling
+            gc.collect()
+            samples.append(resources())
+            statuses = scheduler.history()["status"].value_counts()
+        after = resources()
+    memory, threads, fds = _growth(samples)
+    return {
+        "scheduled runs": count,
+        "scheduled runs failed": len(failed),
+        "scheduled runs in history": int(statuses.get("succeeded", 0)),
+        "scheduled firings skipped (overlap)": int(statuses.get("skipped", 0)),
+        "scheduled memory growth (KiB)": memory,
+        # APScheduler's worker pool starts threads as it needs them (up to 10): growth while
+        # running is reported; what is left once the scheduler has stopped is a leak.
+        "scheduled thread growth while running": threads,
+        "scheduled leaked threads": max(0, after[1] - before[1]),
+        "scheduled leaked fds": max(fds, 0, after[2] - before[2]),
+    }
+
+
+def _counting(done: threading.Semaphore) -> Any:
+    def Join(previous_result):
+        done.release()
+        return sum(previous_result)
+
+    return Join
+
+
+# ----- the run history under kill -9 -----------------------------------------------------------
+
+_WRITER = """
+import sys
+from pointy_engine.observers import RunObservers
+from pointy_engine.plan import Plan
+from pointy_engine.graph import build_graph
+from pointy_engine.run import Run
+from pointy_engine.scheduling import RunHistory
+
+history, observers = RunHistory(sys.argv[1]), RunObservers()
+observers.add(history.observe)
+plan = Plan(build_graph("A -> B"), {"A": lambda: 1, "B": lambda: 2})
+while True:
+    run = Run(plan, name="Killed", observers=observers).start()
+    history.flush()
+    print(run.id, flush=True)  # committed: it must survive the kill
+"""
+
+
+def history_kill9(trials: int, seed: int = 9) -> dict[str, Any]:
+    """Writers of the history SIGKILLed at random moments: the file must open, pass
+    `PRAGMA integrity_check` and hold every run the writer had reported committed."""
+    rng = random.Random(seed)
+    corrupt = lost = committed = 0
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "history.sqlite3"
+        for _ in range(trials):
+            writer = subprocess.Popen(
+                [sys.executable, "-c", _WRITER, str(path)],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            assert writer.stdout is not None
+            reported = [writer.stdout.readline().strip()]  # it writes before we kill
+            time.sleep(rng.uniform(0.0, 0.2))
+            os.kill(writer.pid, signal.SIGKILL)
+            rest, _ = writer.communicate()
+            reported += rest.split()
+            connection = sqlite3.connect(path)
+            try:
+                if connection.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
+                    corrupt += 1
+                kept = {row[0] for row in connection.execute("SELECT run_id FROM runs")}
+            except sqlite3.DatabaseError:
+                corrupt += 1
+                kept = set()
+            finally:
+                connection.close()
+            committed += len(reported)
+            lost += len(set(reported) - kept)
+    return {
+        "history kill -9 trials": trials,
+        "history runs committed before the kills": committed,
+        "history corrupt after kill -9": corrupt,
+        "history committed runs lost": lost,
+    }
