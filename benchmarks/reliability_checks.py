@@ -54,13 +54,13 @@ def Tag(n):
 def Double(previous_result):
     time.sleep(0.001)  # so that runs overlap on the pools
     print(f"double {previous_result}")
-    return previous_result * 2
+    return True, previous_result * 2
 
 
 @event(executor="thread")
 def Triple(previous_result):
     print(f"triple {previous_result}")
-    return previous_result * 3
+    return True, previous_result * 3
 
 
 def Check(previous_result):
@@ -168,6 +168,15 @@ def resources() -> tuple[int, int, int]:
     )
 
 
+def settled_resources(threads_before: int, within: float = 5.0) -> tuple[int, int, int]:
+    """`resources()` once idle threads have left: listener threads end after 2 s without work
+    (pointy_engine.delivery), so a thread still there after `within` seconds is a leak."""
+    deadline = time.monotonic() + within
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return resources()
+
+
 class Soak(Pipeline):
     n = InputDataField(data_type=int, default=0)
 
@@ -177,7 +186,7 @@ class Soak(Pipeline):
 
 @event(executor="thread")
 def Work(previous_result):
-    return previous_result + 1
+    return True, previous_result + 1
 
 
 SOAK_EVENTS = {
@@ -245,7 +254,7 @@ def soak_scheduled(count: int, warmup: int, interval: float = 0.005) -> dict[str
             gc.collect()
             samples.append(resources())
             statuses = scheduler.history()["status"].value_counts()
-        after = resources()
+        after = settled_resources(before[1])
     memory, threads, fds = _growth(samples)
     return {
         "scheduled runs": count,
