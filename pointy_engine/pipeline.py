@@ -34,6 +34,38 @@ from .threads import shared_threads
 
 __all__ = ["FileInputDataField", "InputDataField", "Pipeline", "SoftSignal"]
 
+MAX_FLOW_FILE_BYTES = 8 * 1024 * 1024
+"""A `.pty` file larger than this is refused before it is read: a 100,000-event flow is ~1 MB."""
+
+
+def read_flow_file(path: Path, owner: str) -> str:
+    """The text of a `.pty` file, or a `PointyError` naming the file and what is wrong with it
+    (`owner` says who asked, e.g. `Nightly (Nightly.Meta.file)`). It is only read, never run."""
+    where = f"{owner}: the Pointy file {str(path)!r}"
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise PointyError(f"{where} is not a file")
+        if size > MAX_FLOW_FILE_BYTES:
+            raise PointyError(
+                f"{where} is {size:,} bytes, over the {MAX_FLOW_FILE_BYTES:,}-byte limit for a flow"
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PointyError(f"{where} does not exist") from None
+    except PermissionError:
+        raise PointyError(f"{where} cannot be read: permission denied") from None
+    except OSError as error:
+        raise PointyError(f"{where} cannot be read: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise PointyError(
+            f"{where} is not UTF-8 text: byte {error.start} (line {line}) is "
+            f"{data[error.start : error.start + 1]!r}"
+        ) from None
+
 
 def _flow_source(cls: type) -> tuple[str, str, str | None]:
     """(source text, where it came from, the file's path if it came from one)."""
@@ -49,15 +81,13 @@ def _flow_source(cls: type) -> tuple[str, str, str | None]:
         return options["pointy"], f"{holder}.pointy", None
     if options.get("file"):
         path = Path(options["file"])
-        if not path.is_file():
-            raise PointyError(f"{cls.__name__}: no Pointy file at {str(path)!r} (Meta.file)")
-        return path.read_text(encoding="utf-8"), str(path), str(path)
+        return read_flow_file(path, f"{cls.__name__} ({holder}.file)"), str(path), str(path)
     module = sys.modules.get(cls.__module__)
     module_file = getattr(module, "__file__", None)
     if module_file:
         beside = Path(module_file).with_name(f"{cls.__name__}.pty")
-        if beside.is_file():
-            return beside.read_text(encoding="utf-8"), str(beside), str(beside)
+        if beside.exists():
+            return read_flow_file(beside, cls.__name__), str(beside), str(beside)
     raise PointyError(
         f"{cls.__name__} has no flow: give Meta.pointy, Meta.file, a meta dict, "
         f"or a {cls.__name__}.pty file beside its module"

@@ -219,9 +219,9 @@ def test_a_pipeline_without_a_flow(tmp_path):
 
     with pytest.raises(PointyError) as caught:
         MissingFile().start(events={})
-    assert (
-        str(caught.value)
-        == f"MissingFile: no Pointy file at {str(tmp_path / 'gone.pty')!r} (Meta.file)"
+    assert str(caught.value) == (
+        f"MissingFile (MissingFile.Meta.file): the Pointy file {str(tmp_path / 'gone.pty')!r} "
+        "does not exist"
     )
 
 
