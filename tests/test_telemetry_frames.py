@@ -12,8 +12,11 @@ from engine_support import run_flow
 from telemetry_support import fresh_store, mixed_run
 
 from pointy_engine import telemetry
+from pointy_engine.run.submit import STILL_RUNNING
 from pointy_engine.telemetry import api
 from pointy_engine.telemetry.frames import METRICS_COLUMNS, NODE_STATES
+
+STILL = f"; {STILL_RUNNING}"  # a timed-out thread body goes on: the error says so
 
 UTC = "UTC"
 
@@ -46,7 +49,7 @@ def test_metrics_has_one_exact_row_per_attempt():
         "refused 1",
         "refused 2",
         pd.NA,
-        "event 'Slowpoke' timed out after 0.2 s",
+        "event 'Slowpoke' timed out after 0.2 s" + STILL,
         "bad rows",
         pd.NA,
     ]
@@ -155,7 +158,7 @@ def test_the_seed_functions_keep_their_names_and_meaning(monkeypatch):
     run = mixed_run(observers=observers)
     failed = telemetry.get_failed_events()
     assert [(m.event_name, m.status, m.error) for m in failed] == [
-        ("Slowpoke", "failed", "TimeoutError: event 'Slowpoke' timed out after 0.2 s"),
+        ("Slowpoke", "failed", "TimeoutError: event 'Slowpoke' timed out after 0.2 s" + STILL),
         ("Check", "failed", "ValueError: bad rows"),
     ]
     assert [m.task_id for m in telemetry.get_slow_events(threshold_seconds=0.1)] == ["Slowpoke"]

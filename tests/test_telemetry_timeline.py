@@ -10,7 +10,10 @@ import pytest
 from engine_support import WAIT, run_flow
 from telemetry_support import mixed_run
 
+from pointy_engine.run.submit import STILL_RUNNING
 from pointy_engine.telemetry import Timeline, timeline_layout
+
+STILL = f"; {STILL_RUNNING}"  # a timed-out thread body goes on: the error says so
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -34,7 +37,9 @@ def test_the_layout_of_a_run_with_retries_a_timeout_and_a_branch():
         ("Check", 1, "failed", 0, 1.7, 1.7),
         ("Alert", 1, "succeeded", 0, 1.7, 1.7),
     ]
-    assert layout["bars"][3]["error"] == "TimeoutError: event 'Slowpoke' timed out after 0.2 s"
+    assert (
+        layout["bars"][3]["error"] == "TimeoutError: event 'Slowpoke' timed out after 0.2 s" + STILL
+    )
     assert layout["waits"] == [
         {"node": "Fetch", "lane": 0, "start": 0.0, "end": 0.5, "delay": 0.5},
         {"node": "Fetch", "lane": 0, "start": 0.5, "end": 1.5, "delay": 1.0},
@@ -85,7 +90,7 @@ def test_the_static_svg_draws_every_bar_wait_and_the_critical_path(tmp_path):
     assert [r.get("data-critical") for r in rects] == ["true"] * 6  # a chain: all of it
     assert rects[3].find(f"{SVG}title").text == (
         "Slowpoke attempt 1: failed, 0.200 s (TimeoutError: event 'Slowpoke' timed out after "
-        "0.2 s), on the critical path"
+        f"0.2 s{STILL}), on the critical path"
     )
     summary = root.find(f"{SVG}text[@class='pointy-critical-summary']")
     assert summary.text == "critical path (1.7 s): Fetch → Slowpoke → Check → Alert"

@@ -54,7 +54,7 @@ from .states import (
     SUCCEEDED,
     RerunMode,
 )
-from .submit import Submitter
+from .submit import STILL_RUNNING, Submitter
 
 _CANCEL = object()  # the inbox message that asks the loop to cancel
 
@@ -674,13 +674,15 @@ class Run:
         self._cancelled = self._halted = True
         self._timers.clear()
         self._retrying = 0
-        self._submitter.cancel_all()
+        still_running = self._submitter.cancel_all()
         self._ready.clear()
         for result in self.nodes.values():
             if result.state in (RUNNING, RETRYING, PENDING):
                 result.state = CANCELLED
                 result.finished = self._now()
-                self._emit(result.id, result.event, result.attempts, CANCELLED)
+                if result.id in still_running:
+                    result.error = ErrorInfo("Cancelled", f"cancelled; {STILL_RUNNING}", "")
+                self._emit(result.id, result.event, result.attempts, CANCELLED, "", result.error)
 
     def _finish(self, crash: ErrorInfo | None = None) -> None:
         # Kept results the loop never reached (the re-run stopped or was cancelled first) are

@@ -27,11 +27,19 @@ if TYPE_CHECKING:
 
 DISPATCH, REPORTING, CALLBACK = 0, 1, 2  # how work reaches an executor (see Submitter.pool)
 
+STILL_RUNNING = "still running on its worker (Python cannot stop it); its late result is dropped"
+
+
+def _running(future: Any) -> bool:
+    """A concurrent.futures future a worker has taken (Dask's own futures do not say)."""
+    running = getattr(future, "running", None)
+    return bool(running()) if callable(running) else False
+
 
 class Submitter:
     """A run's attempts on executors: what is in flight, by token, and the pools they use."""
 
-    __slots__ = ("in_flight", "inbox", "pools", "run", "sinks")
+    __slots__ = ("in_flight", "inbox", "pools", "run", "sinks", "started")
 
     def __init__(self, run: Run, inbox: queue.SimpleQueue[Any]) -> None:
         self.run = run
@@ -40,6 +48,7 @@ class Submitter:
         self.in_flight: dict[int, tuple[Task, Frame, int, Any, Any, int]] = {}
         self.sinks: dict[int, list[str]] = {}  # capture buffers of pool calls, by token
         self.pools: dict[int, tuple[Executor, int]] = {}  # by id() of the plan's choices
+        self.started: set[int] = set()  # tokens a shared-pool worker took and has not reported
 
     def submit(
         self,
@@ -81,9 +90,9 @@ class Submitter:
                 else:
                     call = (invoke, task.target, task.style, kwargs, sent)
                 if mode == DISPATCH:
-                    pool.dispatch(report, self.inbox, in_flight, token, *call)
+                    pool.dispatch(report, self.inbox, in_flight, self.started, token, *call)
                 elif mode == REPORTING:
-                    future = pool.submit(report, self.inbox, None, token, *call)
+                    future = pool.submit(report, self.inbox, None, None, token, *call)
                 else:
                     future = pool.submit(*call)
         except Exception as error:  # the executor refused the work (shut down, not picklable)
@@ -121,6 +130,7 @@ class Submitter:
     def collect(self, token: int, future: Any) -> None:
         """A message from the inbox: an `Attempt` from a thread, or a finished future."""
         entry = self.in_flight.pop(token, None)
+        self.started.discard(token)
         if entry is None:
             return  # timed out or cancelled already; its late result is dropped
         task, parent, slot, previous, _, attempt = entry
@@ -162,11 +172,13 @@ class Submitter:
         if entry is None:
             return
         task, parent, slot, previous, future, attempt = entry
+        message = f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
+        if token in self.started or _running(future):
+            message += f"; {STILL_RUNNING}"
+        self.started.discard(token)
         if future is not None:
             future.cancel()
-        error = TimeoutError(
-            f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
-        )
+        error = TimeoutError(message)
         # What a thread printed before its timeout (it may print more; that is dropped).
         output = "".join(self.sinks.pop(token, ()))
         self.run._settle(
@@ -178,25 +190,37 @@ class Submitter:
             Attempt(False, None, 0, error, "", task.settings.timeout or 0.0, output),
         )
 
-    def cancel_all(self) -> None:
-        """Give up on everything in flight: futures are cancelled, late results dropped."""
-        for entry in self.in_flight.values():
-            if entry[4] is not None:
-                entry[4].cancel()
+    def cancel_all(self) -> set[str]:
+        """Give up on everything in flight: futures are cancelled, late results dropped.
+        Returns the nodes whose body was already running on a worker and so goes on there."""
+        still_running = set()
+        for token, entry in self.in_flight.items():
+            future = entry[4]
+            if token in self.started or _running(future):
+                still_running.add(entry[0].node.id)
+            if future is not None:
+                future.cancel()
         self.in_flight.clear()
+        self.started.clear()
+        return still_running
 
 
 def report(
     inbox: queue.SimpleQueue[Any],
     live: dict[int, Any] | None,
+    started: set[int] | None,
     token: int,
     call: Callable[..., Attempt],
     *args: Any,
 ) -> None:
     """Worker side: run the attempt and hand the result to the run's loop. With `live`, work
-    the run gave up on (cancelled, timed out) before a worker took it is not started at all."""
-    if live is not None and token not in live:
-        return
+    the run gave up on (cancelled, timed out) before a worker took it is not started at all;
+    `started` learns which tokens a worker took (a timeout or cancel then says so)."""
+    if live is not None:
+        if token not in live:
+            return
+        if started is not None:
+            started.add(token)
     try:
         attempt = call(*args)
     except BaseException as error:  # SystemExit and the like: still a failed attempt
