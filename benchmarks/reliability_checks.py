@@ -379,7 +379,7 @@ def ReturnsUnpicklable():
     return True, threading.Lock()
 
 
-TIMED_OUT_BODY_SECONDS = 2.0
+TIMED_OUT_BODY_SECONDS = 1.0
 
 
 @event(executor="process", timeout=0.3)
