@@ -23,11 +23,8 @@ def test_random_interrupts_leave_cancelled_runs_and_no_threads():
     figures = checks.interrupt_trials(TRIALS)
     assert figures["ctrl-c runs not as expected"] == 0, figures
     assert figures["ctrl-c leaked threads"] == 0, figures
-    outcomes = (
-        figures["ctrl-c runs cancelled"]
-        + figures["ctrl-c runs ended before the interrupt"]
-        + figures["ctrl-c interrupted as start() was entered"]
-    )
-    assert outcomes == TRIALS, figures
+    # A run interrupted as start() was entered is started again, and then counted by how it ended.
+    ended = figures["ctrl-c runs cancelled"] + figures["ctrl-c runs ended before the interrupt"]
+    assert ended == TRIALS, figures
     # The interrupts land within 30 ms of a run that takes longer: most must cut a run short.
     assert figures["ctrl-c runs cancelled"] >= TRIALS // 2, figures
