@@ -24,7 +24,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from pointy_engine import InputDataField, Pipeline, event
+from pointy_engine import InputDataField, Pipeline, RetryPolicy, event
 from pointy_engine.graph import build_graph
 from pointy_engine.plan import Plan
 from pointy_engine.run import Run
@@ -335,4 +335,204 @@ def history_kill9(trials: int, seed: int = 9) -> dict[str, Any]:
         "history runs committed before the kills": committed,
         "history corrupt after kill -9": corrupt,
         "history committed runs lost": lost,
+    }
+
+
+# ----- process faults by kind: each ends the way the engine promises, and leaves nothing -----
+
+
+def _live_children(root: int | None = None) -> set[int]:
+    """Live descendants of this process (zombies do not count): pool workers are children of
+    multiprocessing's forkserver, so grandchildren count too."""
+    found: set[int] = set()
+    parents = [os.getpid() if root is None else root]
+    while parents:
+        parent = parents.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    for pid in map(int, (task / "children").read_text().split()):
+                        with contextlib.suppress(OSError):
+                            if Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z":
+                                found.add(pid)
+                                parents.append(pid)
+    return found
+
+
+@event(executor="process")
+def ExitsInWorker():
+    os._exit(3)
+
+
+@event(executor="process")
+def KilledInWorker():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@event(executor="process")
+def RaisesInWorker():
+    raise ValueError("raised in the worker")
+
+
+@event(executor="process")
+def ReturnsUnpicklable():
+    return True, threading.Lock()
+
+
+TIMED_OUT_BODY_SECONDS = 1.0
+
+
+@event(executor="process", timeout=0.3)
+def OverItsTimeout():
+    # The run gives up after 0.3 s, but the engine does not stop the worker: it finishes this
+    # body first (reported as its own figure). Longer, it would hold up interpreter exit.
+    time.sleep(TIMED_OUT_BODY_SECONDS)
+    return True, "too late"
+
+
+@event(executor="process")
+def AfterTheFault():
+    return True, os.getpid()
+
+
+# kind -> (event, the fault node's error type); every trial runs "Fault -> AfterTheFault" with
+# its own pools and must end: run failed, the fault node failed with that type, the next
+# process event succeeded on a working pool.
+FAULT_KINDS: dict[str, tuple[Any, str]] = {
+    "os._exit in worker": (ExitsInWorker, "BrokenProcessPool"),
+    "SIGKILL of worker": (KilledInWorker, "BrokenProcessPool"),
+    "raise in worker": (RaisesInWorker, "ValueError"),
+    "unpicklable return value": (ReturnsUnpicklable, "UnpicklableValueError"),
+    "timeout": (OverItsTimeout, "TimeoutError"),
+}
+
+
+def fault_outcome(kind: str) -> str:
+    """'as expected', or what happened instead, for one trial of fault `kind`."""
+    fault, error_type = FAULT_KINDS[kind]
+    plan = Plan(
+        build_graph("Fault -> AfterTheFault"), {"Fault": fault, "AfterTheFault": AfterTheFault}
+    )
+    run = Run(plan, own_executors=True).start()
+    node = run.nodes["Fault"]
+    seen = (run.status, node.state, node.error.type if node.error else None)
+    after = run.nodes["AfterTheFault"].state
+    if seen == ("failed", "failed", error_type) and after == "succeeded":
+        return "as expected"
+    return f"{seen}, then AfterTheFault {after}"
+
+
+def process_faults(trials_per_kind: int) -> dict[str, Any]:
+    """Every fault kind `trials_per_kind` times, interleaved; worker processes left after."""
+    # Warm-up: multiprocessing's forkserver and resource tracker live as long as this process.
+    Run(Plan(build_graph("AfterTheFault"), {"AfterTheFault": AfterTheFault})).start()
+    children_before = _live_children()
+    trials = dict.fromkeys(FAULT_KINDS, 0)
+    unexpected = dict.fromkeys(FAULT_KINDS, 0)
+    still_running_after_timeout = 0
+    for _ in range(trials_per_kind):
+        for kind in FAULT_KINDS:
+            outcome = fault_outcome(kind)
+            if kind == "timeout":
+                still_running_after_timeout += bool(_live_children() - children_before)
+            trials[kind] += 1
+            if outcome != "as expected":
+                unexpected[kind] += 1
+                print(f"fault {kind}: {outcome}", file=sys.stderr)
+    # Pools shut down asynchronously, and a timed-out body runs on: a worker there after that
+    # is left behind.
+    deadline = time.monotonic() + TIMED_OUT_BODY_SECONDS + 10
+    while _live_children() - children_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    figures: dict[str, Any] = {}
+    for kind in FAULT_KINDS:
+        figures[f"faults injected: {kind}"] = trials[kind]
+        figures[f"faults not as expected: {kind}"] = unexpected[kind]
+    figures["worker processes alive as a timed-out run returned"] = still_running_after_timeout
+    figures["fault trials leaked processes"] = len(_live_children() - children_before)
+    return figures
+
+
+# ----- Ctrl-C at random points of a run ------------------------------------------------------
+
+
+def _pause():
+    time.sleep(0.002)
+    return 1
+
+
+@event(executor="thread")
+def OnThread(previous_result=None):
+    time.sleep(0.002)
+    return True, 2
+
+
+@event(retry_policy=RetryPolicy(max_attempts=3, backoff_factor=0.003))
+def Flaky():
+    raise ValueError("again")
+
+
+INTERRUPT_EVENTS = {"pause": _pause, "OnThread": OnThread, "Flaky": Flaky}
+INTERRUPT_FLOW = (
+    "pause -> OnThread || pause |-> OnThread -> Flaky (0 -> pause) -> pause || OnThread"
+)
+FINISHED = {"succeeded", "failed", "skipped", "cancelled"}
+
+
+def _interrupt_run() -> Run:
+    return Run(Plan(build_graph(INTERRUPT_FLOW), INTERRUPT_EVENTS), own_executors=True)
+
+
+def interrupt_trials(trials: int, seed: int = 13) -> dict[str, Any]:
+    """`trials` runs, each sent SIGINT (Ctrl-C) on the main thread at a random moment within
+    30 ms. Each must end cancelled with no node left running, or have ended before the
+    interrupt (succeeded), or, interrupted as start() was entered, be not started with nothing
+    recorded and start cleanly afterwards. Threads left once all trials are over are leaks."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("Ctrl-C trials need the main thread")
+    rng = random.Random(seed)
+    main = threading.main_thread().ident
+    _interrupt_run().start()  # warm-up: the engine's shared pools exist from here on
+    before = {thread for thread in threading.enumerate() if thread.is_alive()}
+    outcomes = {"cancelled": 0, "ended before the interrupt": 0, "interrupted before start": 0}
+    unexpected = 0
+    for _ in range(trials):
+        run = _interrupt_run()
+        timer = threading.Timer(rng.uniform(0, 0.03), signal.pthread_kill, (main, signal.SIGINT))
+        try:
+            timer.start()
+            run.start()
+            timer.join(10)  # the interrupt may still come: take it here, not in the next trial
+            time.sleep(0.001)
+        except KeyboardInterrupt:
+            timer.join(10)
+        if not run.done:
+            if (run.status, run.records()) != ("pending", []):
+                unexpected += 1
+                print(f"ctrl-c: left {run.status} with records", file=sys.stderr)
+                continue
+            outcomes["interrupted before start"] += 1
+            run.start()
+        node_states = {result.state for result in run.nodes.values()}
+        if run.status == "cancelled" and node_states <= FINISHED:
+            outcomes["cancelled"] += 1
+        elif run.status == "succeeded":  # Flaky fails, and its 0 arm handles that
+            outcomes["ended before the interrupt"] += 1
+        else:
+            unexpected += 1
+            print(f"ctrl-c: run {run.status}, nodes {sorted(node_states)}", file=sys.stderr)
+    # Event bodies cut off by a cancel still finish on their threads; then the count is back.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = {thread for thread in threading.enumerate() if thread.is_alive()} - before
+        if not left:
+            break
+        time.sleep(0.01)
+    return {
+        "ctrl-c trials": trials,
+        "ctrl-c runs cancelled": outcomes["cancelled"],
+        "ctrl-c runs ended before the interrupt": outcomes["ended before the interrupt"],
+        "ctrl-c interrupted as start() was entered": outcomes["interrupted before start"],
+        "ctrl-c runs not as expected": unexpected,
+        "ctrl-c leaked threads": len(left),
     }

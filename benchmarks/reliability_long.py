@@ -6,7 +6,11 @@
 - a 100,000-event run: memory retained per finished event (tracemalloc), bound 2 KiB;
 - soak: 1,000 back-to-back runs, then 1,000 scheduled runs at 5 ms: memory, threads and file
   descriptors after warm-up against the end;
-- the run history's writer SIGKILLed 50 times at random moments: integrity and committed runs.
+- the run history's writer SIGKILLed 50 times at random moments: integrity and committed runs;
+- process faults by kind, 10 trials each (os._exit, SIGKILL, raise in the worker, an unpicklable
+  return value, a timeout): the node fails with its own error, the next process event runs, no
+  worker process is left;
+- 1,000 Ctrl-C (SIGINT) trials at random moments of a run: cancelled or already ended, no thread left.
 
 `tests/reliability/` runs the same checks small, in CI (`benchmarks/reliability_checks.py`).
 """
@@ -101,6 +105,10 @@ MUST_BE_ZERO = (
     "scheduled memory over 8 MiB",
     "history corrupt after kill -9",
     "history committed runs lost",
+    *(f"faults not as expected: {kind}" for kind in checks.FAULT_KINDS),
+    "fault trials leaked processes",
+    "ctrl-c runs not as expected",
+    "ctrl-c leaked threads",
 )
 MEMORY_SLACK_KIB = 8 * 1024  # allocator noise; a leak of 1 KiB per run would be 1,000 KiB over it
 
@@ -123,6 +131,8 @@ def all_figures(args: argparse.Namespace) -> dict[str, object]:
     )
     figures.update(scheduled)
     figures.update(checks.history_kill9(args.kills))
+    figures.update(checks.process_faults(args.faults))
+    figures.update(checks.interrupt_trials(args.interrupts))
     return {name: value for name, value in figures.items() if not name.startswith("_")}
 
 
@@ -134,6 +144,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000, help="events in one run (100000)")
     parser.add_argument("--soak", type=int, default=1_000, help="soak runs, each kind (1000)")
     parser.add_argument("--kills", type=int, default=50, help="history kill -9 trials (50)")
+    parser.add_argument("--faults", type=int, default=10, help="trials per fault kind (10)")
+    parser.add_argument("--interrupts", type=int, default=1_000, help="Ctrl-C trials (1000)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args()
     started = time.perf_counter()

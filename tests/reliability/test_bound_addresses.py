@@ -87,14 +87,15 @@ def test_the_local_dask_cluster_listens_on_loopback_only():
     from pointy_engine.dask_executor import LocalDaskCluster
 
     # A cluster of its own: closing it leaves the process's shared one (other tests') alone.
-    cluster = LocalDaskCluster(n_workers=2)
+    # One worker: its scheduler, worker and nanny are the three kinds of listener there are.
+    cluster = LocalDaskCluster(n_workers=1)
     before = children(os.getpid())
     try:
         client = cluster.client()
-        assert len(client.scheduler_info()["workers"]) == 2
+        assert len(client.scheduler_info()["workers"]) == 1
         started = children(os.getpid()) - before  # its scheduler, workers and their nannies
         addresses = listening(started | {os.getpid()})
-        assert len(addresses) >= 3  # the scheduler and each worker listen
+        assert len(addresses) >= 2  # the scheduler and the worker listen
         assert {host for host, _ in addresses} == {"127.0.0.1"}, addresses
     finally:
         cluster.close()

@@ -14,6 +14,8 @@ from pointy_engine.errors import PointyError
 from pointy_engine.fuzzing import ALPHABET, fuzz_inputs, mutate
 from pointy_engine.graph import Graph, build_graph
 
+# CI samples the inputs; scripts/reliability fuzzes 100,000 seeded ones for the volume.
+FUZZ_EXAMPLES = 200
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 VALID = [
     line
@@ -34,7 +36,9 @@ def parse_quietly(text: str, capfd) -> Graph | PointyError:
 
 
 @settings(
-    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(st.sampled_from(ALPHABET), max_size=60).map("".join))
 def test_token_soup_gives_a_graph_or_a_pointy_error(capfd, text):
@@ -42,7 +46,9 @@ def test_token_soup_gives_a_graph_or_a_pointy_error(capfd, text):
 
 
 @settings(
-    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.sampled_from(VALID), st.randoms(use_true_random=False))
 def test_mutated_valid_flows_give_a_graph_or_a_pointy_error(capfd, flow, rng):
