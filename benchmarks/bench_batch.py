@@ -1,8 +1,9 @@
 """Batches on a process pool against one-after-another, one event on Dask against raw Dask, and a
 50 MB value between two Dask events kept on the cluster against brought back.
 
-Run: `.venv/bin/python benchmarks/bench_batch.py [--repeat N]`. Prints medians, ratios and the load
-average (the machine is shared: a figure means little without it):
+Run: `.venv/bin/python benchmarks/bench_batch.py [--repeat N] [--batch-only] [--no-preload]`.
+Prints medians, ratios and the load average (the machine is shared: a figure means little
+without it); `--no-preload` starts the fork server as before Pointy preloaded its worker modules:
 
 - a CPU-bound batch of 8 (`BatchPipeline.execute(max_workers=2)`) against the same 8 template
   runs started one after another inline (`Pipeline().start()`), against a bare
@@ -19,6 +20,7 @@ average (the machine is shared: a figure means little without it):
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import time
@@ -88,8 +90,6 @@ def _load() -> str:
 
 
 def bench_batch(repeat: int) -> None:
-    from pointy_engine.executors import _process_context
-
     work = [4_000_000] * 8
     events = {"Spin": Spin}
 
@@ -109,7 +109,8 @@ def bench_batch(repeat: int) -> None:
         assert done.status == "succeeded"
 
     def bare_pool() -> None:
-        with ProcessPoolExecutor(2, mp_context=_process_context()) as pool:
+        # The stdlib's own context: Pointy's hides `__main__` from workers, where Spin lives.
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver")) as pool:
             list(pool.map(Spin, [[size] for size in work]))
 
     batch()  # the first pool start pays for the forkserver
@@ -202,8 +203,21 @@ def bench_kept_value(repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed repetitions (median)")
+    parser.add_argument("--batch-only", action="store_true", help="only the process-pool batch")
+    parser.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="start the fork server with nothing preloaded (Pointy preloads its worker modules)",
+    )
     args = parser.parse_args()
+    if args.no_preload:  # a preload chosen before Pointy's is left as it is
+        import multiprocessing.forkserver
+
+        multiprocessing.forkserver.set_forkserver_preload([])
+    print("fork server preload:", "none" if args.no_preload else "Pointy's worker modules")
     bench_batch(args.repeat)
+    if args.batch_only:
+        return
     bench_dask(args.repeat)
     bench_kept_value(args.repeat)
 

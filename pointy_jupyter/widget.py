@@ -131,6 +131,8 @@ class RunWidget(anywidget.AnyWidget):
     stale = t.List(t.Unicode()).tag(sync=True)
     # `timeline_layout` of the run as JSON, kept up to date only while a view shows the timeline.
     timeline_json = t.Unicode("").tag(sync=True)
+    # The Dask dashboard of the cluster the run's events went to; "" when there is none.
+    dashboard = t.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -227,6 +229,7 @@ class RunWidget(anywidget.AnyWidget):
             self.timeline_json = ""
             self.nodes_json = _dump({"run": None, **table})
             self.status = "pending"
+            self.dashboard = ""
             self._run_message = self._live_message = self.message = ""
             self.controls = self._controls()
 
@@ -338,6 +341,7 @@ class RunWidget(anywidget.AnyWidget):
             if self._timeline_wanted:
                 self._push_timeline(reader)
             self.status = status
+            self.dashboard = reader.dashboard
             if message != self._run_message:
                 self._run_message = self.message = message
             self._live_message = message

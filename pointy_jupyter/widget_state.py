@@ -255,6 +255,12 @@ class RunReader:
     def status(self) -> str:
         return str(getattr(self.run, "status", "pending"))
 
+    @property
+    def dashboard(self) -> str:
+        """The run's Dask dashboard link, when it is a web address; else ''."""
+        link = getattr(self.run, "dashboard_link", None)
+        return link if isinstance(link, str) and link.startswith(("http://", "https://")) else ""
+
     def skip(self) -> None:
         """Count every record so far as seen (a full read of the nodes follows)."""
         self.cursor = len(self.records())

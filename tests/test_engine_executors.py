@@ -351,3 +351,27 @@ def test_a_run_that_owns_its_executors_shuts_them_down():
     assert not shared._closed
     shared.shutdown()
     assert states(run) == {"A": "succeeded"}
+
+
+PRELOAD_PROBE = """
+import json, multiprocessing.forkserver as forkserver, sys
+from concurrent.futures import ProcessPoolExecutor
+from loaded import loaded
+from pointy_engine.executors import _process_context
+
+with ProcessPoolExecutor(1, mp_context=_process_context()) as pool:
+    in_worker = pool.submit(loaded, ["pointy_engine.invoke", "cloudpickle", "loaded"]).result()
+print(json.dumps({"preload": forkserver._forkserver._preload_modules, "in_worker": in_worker}))
+"""
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_process_workers_start_with_pointy_preloaded_by_the_fork_server(tmp_path):
+    # `loaded` imports nothing of Pointy: the worker has Pointy's modules from its fork server.
+    (tmp_path / "loaded.py").write_text(
+        "import sys\n\ndef loaded(names):\n    return [n in sys.modules for n in names]\n"
+    )
+    (tmp_path / "probe.py").write_text(PRELOAD_PROBE)
+    result = _run_python(["probe.py"], tmp_path)
+    assert result["preload"] == ["pointy_engine.invoke", "cloudpickle"]  # no __main__
+    assert result["in_worker"] == [True, True, True]

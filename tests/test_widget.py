@@ -1074,3 +1074,27 @@ def test_a_finished_run_shows_its_timeline_when_asked() -> None:
     assert harness.widget.timeline_json == ""
     harness.send({"type": "view", "view": "timeline"})
     assert len(timeline_of(harness.widget)["bars"]) == 7  # Enrich twice, Save skipped
+
+
+def test_the_dask_dashboard_link_is_set_only_for_a_run_on_a_dask_cluster(dask_client: Any) -> None:
+    from test_engine_dask import HARD_TIMEOUT, Doubled, _notebook_events
+
+    on_dask = Doubled(x=20).start(events=_notebook_events(), executor="dask", background=True)
+    on_dask.wait(HARD_TIMEOUT)
+    assert on_dask.status == "succeeded"
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/status", on_dask.dashboard_link or "")
+    widget = RunWidget(on_dask, clock=FakeClock(), ticker=FakeTicker())
+    assert widget.dashboard == on_dask.dashboard_link
+
+    inline = Doubled(x=20).start(events=_notebook_events())
+    assert inline.dashboard_link is None
+    widget.attach(inline)  # the next run, not on Dask: the link goes away
+    assert widget.dashboard == ""
+
+
+def test_a_dashboard_link_that_is_not_a_web_address_is_not_shown() -> None:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    run.dashboard_link = "javascript:alert(1)"  # type: ignore[attr-defined]
+    assert RunReader(run).dashboard == ""
+    run.dashboard_link = "https://dask.example:8787/status"  # type: ignore[attr-defined]
+    assert RunReader(run).dashboard == "https://dask.example:8787/status"

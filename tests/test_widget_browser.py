@@ -42,6 +42,7 @@ TRAITS = (
     "detail",
     "controls",
     "message",
+    "dashboard",
 )
 
 PAGE = """<!doctype html>

@@ -446,3 +446,33 @@ def test_a_finished_example_looks_right(page: Any) -> None:
         mount(page, widget_state(example.widget))
         shoot(page, f"example-{'light' if theme == 'true' else 'dark'}")
     assert states(page)["Score"] == "failed"
+
+
+def test_the_dask_dashboard_link_shows_in_the_header_only_when_there_is_one(page: Any) -> None:
+    ids = ["Fetch", "Clean", "Report"]
+    mount(page, {**chain(ids, "running"), "dashboard": ""})
+    link = page.locator(".pointy-toolbar a.pointy-dashboard")
+    assert link.count() == 1
+    assert link.is_hidden()  # not on Dask: no link
+    without = positions(page)
+
+    address = "http://127.0.0.1:8787/status"
+    page.evaluate("a => model.set('dashboard', a)", address)
+    assert link.is_visible()
+    assert (link.text_content(), link.get_attribute("href")) == ("Dask dashboard", address)
+    assert link.get_attribute("target") == "_blank"
+    assert "noopener" in (link.get_attribute("rel") or "")
+    box, buttons = link.bounding_box(), page.locator(".pointy-buttons").bounding_box()
+    assert box is not None
+    assert buttons is not None
+    assert box["x"] + box["width"] <= buttons["x"]  # beside the buttons, on the header row
+    assert abs((box["y"] + box["height"] / 2) - (buttons["y"] + buttons["height"] / 2)) < 4
+    assert positions(page)["canvas"] == without["canvas"]  # the graph does not move
+
+    for theme in ("true", "false"):
+        page.evaluate("light => { document.body.dataset.jpThemeLight = light; }", theme)
+        name = f"dashboard-link-{'light' if theme == 'true' else 'dark'}"
+        shoot(page, name)
+    page.evaluate("() => model.set('dashboard', '')")  # the next run is not on Dask
+    assert link.is_hidden()
+    assert link.get_attribute("href") is None

@@ -282,6 +282,15 @@ class Run:
         return self
 
     @property
+    def dashboard_link(self) -> str | None:
+        """The dashboard address of a Dask cluster that this run's events were sent to, if any."""
+        for pool, _mode in tuple(self._submitter.pools.values()):  # a copy: the loop adds pools
+            link = getattr(pool, "dashboard_link", None)
+            if link:
+                return str(link)
+        return None
+
+    @property
     def stale(self) -> list[str]:
         """Nodes whose event was redefined after this run used it, and everything downstream."""
         return sorted(self._stale)

@@ -688,6 +688,19 @@ function render({ model, el }) {
   const status = html("div", "pointy-status", bar);
   const statusText = html("span", "pointy-status-text", status);
   const message = html("span", "pointy-message", status);
+  // The Dask dashboard of the run's cluster, shown only when the kernel names one.
+  const dashboard = html("a", "pointy-dashboard", bar, "Dask dashboard");
+  dashboard.target = "_blank";
+  dashboard.rel = "noopener noreferrer";
+  const paintDashboard = () => {
+    const link = model.get("dashboard") || "";
+    dashboard.hidden = !link;
+    if (link) {
+      dashboard.href = link;
+      dashboard.title = `Dask dashboard: ${link}`;
+    } else dashboard.removeAttribute("href");
+  };
+  paintDashboard();
   const buttons = html("div", "pointy-buttons", bar);
   const buttonEls = new Map();
   for (const [key, className, label, makeCommand] of BUTTONS) {
@@ -1089,6 +1102,7 @@ function render({ model, el }) {
       paintStatus();
     }],
     ["change:run_id", paintStatus],
+    ["change:dashboard", paintDashboard],
     ["change:controls", paintControls],
     ["change:selected", paintSelected],
     ["change:stale", paintStale],
