@@ -161,9 +161,15 @@ def test_a_later_cell_makes_an_earlier_widget_stale_and_rerun_stale_runs_only_th
     assert stale_nodes(page, "run") == ["Clean", "Total"]
     clean = page.locator(node("run", "Clean"))
     outline = clean.locator("rect").evaluate(
-        "rect => [getComputedStyle(rect).strokeDasharray, getComputedStyle(rect).stroke]"
+        """rect => {
+            const style = getComputedStyle(rect);
+            const id = style.stroke.match(/url\\("?#([^")]+)/)[1];
+            const band = document.getElementById(id).querySelector('.pointy-stale-band');
+            return [style.strokeDasharray, getComputedStyle(band).fill];
+        }"""
     )
-    assert outline == ["6px, 3px", "rgb(142, 36, 170)"]  # --pointy-stale-line, dashed
+    # Striped, not dashed like the pipe edge: bands of --pointy-stale-line in the pattern stroke
+    assert outline == ["none", "rgb(142, 36, 170)"]
     assert page.is_visible('[data-test="run"] .pointy-legend-stale')
     assert page.is_enabled('[data-test="run"] button.pointy-rerun-stale')
     in_both_themes(page, "run", "stale")

@@ -186,6 +186,8 @@ def test_the_seed_functions_keep_their_names_and_meaning(monkeypatch):
         "wait": 0.0,
         "worker": "MainThread",
         "executor": "inline",
+        "cached_duration": None,  # only a cache hit says what it took when computed
+        "computed": None,
         "duration": 0.0,
     }
     assert telemetry.failed_events()["node"].tolist() == ["Slowpoke", "Check"]

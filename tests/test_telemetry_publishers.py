@@ -10,13 +10,16 @@ import logging
 import os
 import re
 import threading
+import time
 import urllib.request
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from engine_support import WAIT, make_run, run_flow
 from telemetry_support import fresh_store, mixed_run
 
+from pointy_engine import FakeClock
 from pointy_engine.run.submit import STILL_RUNNING
 from pointy_engine.telemetry import (
     CompositePublisher,
@@ -95,6 +98,42 @@ def _publish(publisher: MetricsPublisher):
     return run, store
 
 
+# A run with a cache hit: Load comes from the cache, Double (changed since) runs.
+WARM_CLOCK = FakeClock(start=100.0)  # a global: not part of any event's code digest
+
+
+def Load(previous_result=None):
+    time.sleep(0.05)  # what the cache hit saves: the body's own time, measured when it ran
+    return 2
+
+
+def Double(previous_result=None):
+    return previous_result * 2
+
+
+def Triple(previous_result=None):
+    return previous_result * 3
+
+
+def _publish_warm(publisher: MetricsPublisher, cache_dir):
+    """Fill the cache, then publish a run where Load is a cache hit and Double runs."""
+    run_flow("Load |-> Double", {"Load": Load, "Double": Double}, cache=cache_dir, name="Warm")
+    store, observers = fresh_store()
+    store.start([publisher])
+    try:
+        events = {"Load": Load, "Double": Triple}  # a new code for Double: a miss
+        run = run_flow(
+            "Load |-> Double", events, cache=cache_dir, name="Warm", clock=WARM_CLOCK,
+            observers=observers,
+        )  # fmt: skip
+        assert next((r.node, r.state) for r in run.records() if r.node) == ("Load", "cached")
+        assert run.value == 6
+        assert store.flush(WAIT)
+    finally:
+        observers.remove(store.observe)
+    return run, store
+
+
 # ----- Prometheus ------------------------------------------------------------------------
 
 
@@ -134,6 +173,32 @@ def test_prometheus_counters_and_histograms_are_scraped_over_http():
         pytest.approx(0.2)
     )
     assert ("pointy_event_retries_total", labels("Alert")) not in samples
+
+
+def test_prometheus_counts_a_cache_hit_apart_never_as_an_attempt_or_a_duration(tmp_path):
+    publisher = PrometheusPublisher(port=0)
+    try:
+        _, store = _publish_warm(publisher, tmp_path)
+        samples = _scrape(publisher)
+    finally:
+        store.stop()
+    load = (("event", "Load"), ("pipeline", "Warm"))
+    assert samples[("pointy_event_cache_hits_total", load)] == 1.0
+    assert samples[("pointy_event_cache_saved_seconds_total", load)] >= 0.05
+    ran = [key for key in samples if key[0] == "pointy_event_attempts_total"]
+    assert ran == [
+        ("pointy_event_attempts_total", (("event", "Double"), ("pipeline", "Warm"),
+                                         ("state", "succeeded"))),
+    ]  # fmt: skip
+    timed = {
+        dict(labels)["event"]
+        for name, labels in samples
+        if name == "pointy_event_duration_seconds_count"
+    }
+    assert timed == {"Double"}
+    assert ("pointy_event_cache_hits_total", (("event", "Double"), ("pipeline", "Warm"))) not in (
+        samples
+    )
 
 
 def test_a_second_prometheus_publisher_in_one_process_does_not_clash():
@@ -183,6 +248,28 @@ def test_opentelemetry_spans_per_attempt_under_the_runs_span():
     assert (root.start_time, root.end_time) == (100_000_000_000, 101_700_000_000)
 
 
+def test_opentelemetry_shows_a_cache_hit_as_an_event_on_the_runs_span_not_a_span(tmp_path):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    run, store = _publish_warm(OpenTelemetryPublisher(tracer_provider=provider), tmp_path)
+    store.stop()
+    spans = exporter.get_finished_spans()
+    (root,) = [span for span in spans if span.parent is None]
+    assert [span.name for span in spans if span.parent is not None] == ["Double"]
+    (hit,) = root.events
+    assert hit.name == "cached Load"
+    assert hit.attributes["pointy.state"] == "cached"
+    assert hit.attributes["pointy.node"] == "Load"
+    assert hit.attributes["pointy.cached_duration"] >= 0.05
+    assert hit.attributes["pointy.computed"] == run.nodes["Load"].cached_at
+    assert hit.timestamp == 100_000_000_000
+
+
 # ----- Elasticsearch ---------------------------------------------------------------------
 
 
@@ -213,6 +300,8 @@ def test_elasticsearch_bulk_indexes_every_attempt_under_the_prefix(recorder):
         "wait": 0.0,
         "worker": "",
         "executor": "",
+        "cached_duration": None,
+        "computed": None,
         "duration": pytest.approx(0.2),
         "@timestamp": "1970-01-01T00:01:41.500000+00:00",
     }
@@ -228,6 +317,25 @@ def test_elasticsearch_bulk_indexes_every_attempt_under_the_prefix(recorder):
     assert repr(publisher) == (
         f"ElasticsearchPublisher(hosts=['{recorder.url}'], index_prefix='pipeline-metrics')"
     )
+
+
+def test_elasticsearch_indexes_a_cache_hit_with_its_own_status_and_no_duration(recorder, tmp_path):
+    publisher = ElasticsearchPublisher(hosts=[recorder.url], index_prefix="pipeline-metrics")
+    run, store = _publish_warm(publisher, tmp_path)
+    store.stop()
+    bodies = [body for _, path, _, body in recorder.requests if path.startswith("/_bulk")]
+    documents = [json.loads(line) for body in bodies for line in body.splitlines()][1::2]
+    hit, ran = documents
+    assert (ran["event_name"], ran["status"], ran["attempt"]) == ("Double", "succeeded", 1)
+    assert ran["cached_duration"] is None
+    assert {key: hit[key] for key in ("event_name", "status", "attempt", "start_time")} == {
+        "event_name": "Load", "status": "cached", "attempt": 0, "start_time": None,
+    }  # fmt: skip
+    assert hit["duration"] is None
+    assert hit["cached_duration"] >= 0.05
+    cached_at = run.nodes["Load"].cached_at
+    assert hit["computed"] == datetime.fromtimestamp(cached_at, timezone.utc).isoformat()
+    assert hit["@timestamp"] == "1970-01-01T00:01:40+00:00"
 
 
 # ----- Grafana Cloud ---------------------------------------------------------------------
@@ -258,6 +366,21 @@ def test_grafana_pushes_line_protocol_with_the_key_as_bearer(recorder):
         "pointy_event,pipeline=Nightly,event=Alert,state=succeeded "
         "duration=0.0,attempt=1i,wait=0.0 101700000000",
     ]
+
+
+def test_grafana_writes_a_cache_hit_as_its_own_measurement(recorder, tmp_path):
+    publisher = GrafanaCloudPublisher(api_key=SECRET, org_slug="acme", url=recorder.url + "/push")
+    _, store = _publish_warm(publisher, tmp_path)
+    store.stop()
+    lines = [line for *_, body in recorder.requests for line in body.decode().splitlines()]
+    hit, ran = lines
+    assert ran.startswith("pointy_event,pipeline=Warm,event=Double,state=succeeded duration=")
+    match = re.fullmatch(
+        r"pointy_cache_hit,pipeline=Warm,event=Load,state=cached saved=(\S+) (\d+)", hit
+    )
+    assert match, hit
+    assert float(match[1]) >= 0.05
+    assert match[2] == "100000000000"
 
 
 def test_the_grafana_key_never_shows_in_reprs_or_errors():

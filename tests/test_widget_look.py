@@ -476,3 +476,49 @@ def test_the_dask_dashboard_link_shows_in_the_header_only_when_there_is_one(page
     page.evaluate("() => model.set('dashboard', '')")  # the next run is not on Dask
     assert link.is_hidden()
     assert link.get_attribute("href") is None
+
+
+STALE_LOOK = """() => {
+    const rect = getComputedStyle(document.querySelector('g.pointy-node[data-stale=true] rect'));
+    const fresh = getComputedStyle(document.querySelector('g.pointy-node:not([data-stale]) rect'));
+    const pipe = getComputedStyle(document.querySelector('path.pointy-link-pipe'));
+    const id = rect.stroke.match(/url\\("?#([^")]+)/)[1];
+    const bands = [...document.getElementById(id).querySelectorAll('rect')]
+        .map(r => getComputedStyle(r).fill);
+    const legend = getComputedStyle(document.querySelector('.pointy-legend-stale'));
+    return {stroke: rect.stroke, dash: rect.strokeDasharray, width: rect.strokeWidth,
+            freshStroke: fresh.stroke, pipeDash: pipe.strokeDasharray, pipeStroke: pipe.stroke,
+            bands, legendBorder: legend.borderTopStyle, legendImage: legend.backgroundImage,
+            patterns: document.querySelectorAll('svg.pointy-graph pattern').length};
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_stale_is_a_striped_outline_unlike_the_dashed_pipe_edge(page: Any, theme: str) -> None:
+    page.evaluate(
+        "light => { document.body.dataset.jpThemeLight = light; "
+        "document.body.style.background = light === 'true' ? '#fff' : '#111'; }",
+        "true" if theme == "light" else "false",
+    )
+    ids = ["Load", "Clean", "Score", "Report"]
+    state = chain(ids, "succeeded")
+    graph = json.loads(state["graph_json"])
+    graph["root"]["links"] = ["then", "pipe", "then"]
+    state["graph_json"] = json.dumps(graph)
+    state["stale"] = ["Score", "Report"]
+    mount(page, state)
+    look = page.evaluate(STALE_LOOK)
+    shoot(page, f"stale-{theme}")
+    assert look["stroke"].startswith('url("#pointy-stale-stripes-')
+    assert look["dash"] == "none"
+    assert look["pipeDash"] == "5px, 3px"
+    assert look["width"] == "4px"
+    assert look["patterns"] == 1
+    band, gap = look["bands"]
+    assert band == look["pipeStroke"]  # the stale colour, in bands...
+    assert gap != band  # ...alternating with the background: stripes, not dashes
+    assert look["freshStroke"] != look["stroke"]
+    assert look["legendBorder"] == "solid"
+    assert "repeating-linear-gradient" in look["legendImage"]
+    ratios = page.evaluate(CONTRAST)
+    assert ratios["legend undefined"] >= 4.5  # the stale legend item's text on its background

@@ -32,6 +32,10 @@ class EventMetrics:
     wait: float = 0.0  # retry delay before this attempt, seconds
     worker: str = ""
     executor: str = ""
+    # A cache hit (status "cached", attempt 0: not a run of the event) carries where its value
+    # came from: what the event took when it was computed, and when (epoch seconds).
+    cached_duration: float | None = None
+    computed: float | None = None
 
     @property
     def duration(self) -> float | None:

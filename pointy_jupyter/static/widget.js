@@ -82,6 +82,19 @@ function ranWhere(worker) {
   return `ran on a thread (${text})`;
 }
 
+// Stale is a striped outline (diagonal bands of the stale colour and the background), so it
+// never reads as the dashed pipe edge. The pattern's id is unique per drawing: several widgets
+// share one page, and `url(#id)` resolves document-wide.
+let stripesDrawn = 0;
+function addStaleStripes(svgEl) {
+  const id = `pointy-stale-stripes-${++stripesDrawn}`;
+  const defs = svg("defs", {}, svgEl);
+  const pattern = svg("pattern", { id, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
+  svg("rect", { class: "pointy-stale-band", width: 3, height: 6 }, pattern);
+  svg("rect", { class: "pointy-stale-gap", x: 3, width: 3, height: 6 }, pattern);
+  svgEl.style.setProperty("--pointy-stale-stroke", `url(#${id})`);
+}
+
 // A standalone copy of the graph SVG: computed styles inlined, so it looks the same anywhere.
 function pictureSVG(svgEl) {
   const copy = svgEl.cloneNode(true);
@@ -811,6 +824,7 @@ function render({ model, el }) {
     if (!meter) meter = labelMeter(getComputedStyle(root).fontFamily);
     const layout = measure(graph.root, expanded, meter);
     const svgEl = svg("svg", { class: "pointy-graph" });
+    addStaleStripes(svgEl);
     const wrapWidth = Math.max(480, (el.clientWidth || 1040) - 2 * MARGIN);
     const size = drawRoot(layout, svgEl, ctx, wrapWidth);
     natural = size;

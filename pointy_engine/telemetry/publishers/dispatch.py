@@ -54,6 +54,16 @@ def _finished(records: list[Record]) -> bool:
     return not last.node and last.state != "running"
 
 
+def _cache_hit(record: Record, pipeline: str) -> EventMetrics:
+    """A node taken from the cache: its own state, no start and no duration (nothing ran)."""
+    origin = record.origin
+    return EventMetrics(
+        record.event, record.node, None, record.time, "cached", None, 0, None, record.run_id,
+        pipeline, 0, 0.0, record.worker, "",
+        origin.duration if origin else None, origin.computed if origin else None,
+    )  # fmt: skip
+
+
 class Dispatcher:
     def __init__(self, interval: float = DEFAULT_INTERVAL) -> None:
         self.interval = interval
@@ -170,6 +180,9 @@ class Dispatcher:
             network.extend(NetworkMetrics.from_op(op) for op in list(entry.network_ops))
             ended.append((record.run_id, record.state, record.time))
             return True
+        if record.state == "cached":
+            events.append(_cache_hit(record, entry.name))
+            return False
         if record.attempt == 0:
             return False
         if record.state == "running":

@@ -2,6 +2,8 @@
 
 Attempts go to `<index_prefix>-events`, network operations to `<index_prefix>-network`; each
 batch is one `_bulk` request. Documents carry `@timestamp` (ISO 8601, UTC) for index patterns.
+A node taken from the cache is a document with `status: "cached"`, `attempt: 0` and no
+`duration` (nothing ran); `cached_duration` and `computed` say what it took and when it ran then.
 Credentials (a password in a host URL, `api_key=`, `basic_auth=`) go to the client only: the
 publisher's `hosts` and repr show `***` in their place.
 """
@@ -54,6 +56,8 @@ class ElasticsearchPublisher(MetricsPublisher):
     def publish_event_metrics(self, metrics: EventMetrics) -> None:
         document = metrics.to_dict()
         document["@timestamp"] = _iso(metrics.start_time or metrics.end_time)
+        if metrics.computed is not None:
+            document["computed"] = _iso(metrics.computed)
         self._actions.append({"_index": f"{self.index_prefix}-events", "_source": document})
 
     def publish_network_metrics(self, metrics: NetworkMetrics) -> None:

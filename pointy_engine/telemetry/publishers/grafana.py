@@ -3,6 +3,8 @@
 The API key is sent as a bearer token and never appears in the publisher's repr, in logs or
 in the errors it raises. `url` is your stack's Influx write endpoint (Grafana Cloud → your
 stack → InfluxDB details); by default `https://<org_slug>.grafana.net/api/v1/push/influx/write`.
+A node taken from the cache is a `pointy_cache_hit` point (tag `state=cached`, field `saved`:
+what the event took when computed), never a `pointy_event` point: it has no attempt or duration.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ class GrafanaCloudPublisher(MetricsPublisher):
             f"pipeline={_tag(metrics.pipeline)},event={_tag(metrics.event_name)},"
             f"state={_tag(metrics.status)}"
         )
+        if metrics.status == "cached":
+            saved = metrics.cached_duration if metrics.cached_duration is not None else 0.0
+            self._lines.append(
+                f"pointy_cache_hit,{tags} saved={saved!r} {int((metrics.end_time or 0.0) * 1e9)}"
+            )
+            return
         duration = metrics.duration if metrics.duration is not None else 0.0
         time = metrics.end_time if metrics.end_time is not None else metrics.start_time or 0.0
         self._lines.append(

@@ -1,5 +1,8 @@
 """OpenTelemetry: a span per attempt, children of its run's span, through the OTel SDK.
 
+A node taken from the cache ran nothing: it is a span event "cached <event>" on the run's span
+(attributes `pointy.state="cached"`, `pointy.cached_duration`, `pointy.computed`), not a span.
+
 Give it a `TracerProvider` (with the exporter of your backend), or it uses the global one.
 The run's span opens at its first attempt and ends at the run's end; times are the records'.
 """
@@ -40,6 +43,9 @@ class OpenTelemetryPublisher(MetricsPublisher):
 
     def publish_event_metrics(self, metrics: EventMetrics) -> None:
         held = self._run_span(metrics)
+        if metrics.status == "cached":
+            self._cache_hit(held, metrics)
+            return
         parent = self._trace.set_span_in_context(held[0])
         start = metrics.start_time if metrics.start_time is not None else metrics.end_time
         end = metrics.end_time if metrics.end_time is not None else start
@@ -61,6 +67,22 @@ class OpenTelemetryPublisher(MetricsPublisher):
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, metrics.error))
         span.end(end_time=_nanos(end or 0.0))
         held[1] = max(held[1], end or 0.0)
+
+    @staticmethod
+    def _cache_hit(held: list[Any], metrics: EventMetrics) -> None:
+        """A span event on the run's span, not a span: the event did not run, it took no time."""
+        attributes: dict[str, Any] = {
+            "pointy.node": metrics.task_id,
+            "pointy.event": metrics.event_name,
+            "pointy.state": "cached",
+        }
+        if metrics.cached_duration is not None:
+            attributes["pointy.cached_duration"] = metrics.cached_duration
+        if metrics.computed is not None:
+            attributes["pointy.computed"] = metrics.computed
+        time = metrics.end_time or 0.0
+        held[0].add_event(f"cached {metrics.event_name}", attributes, timestamp=_nanos(time))
+        held[1] = max(held[1], time)
 
     def publish_network_metrics(self, metrics: NetworkMetrics) -> None:
         """Network calls arrive when their run ended: they close the run's span."""
