@@ -329,7 +329,7 @@ def test_syntax_errors_are_underlined_as_you_type_without_a_kernel(page: Any, se
 
 
 def wait_for_kernel_answer(pg: Any, checks_before: int, state: str = "answered") -> None:
-    """Wait, without editing, for a check after `checks_before` whose kernel question ended in `state`."""
+    """Wait, with no edit, for a check after `checks_before` whose kernel question ended `state`."""
     pg.wait_for_function(
         "([s, n, state]) => { const el = document.querySelector(s);"
         " return Number(el.dataset.pointyChecks) > n && el.dataset.pointyKernel === state; }",
