@@ -328,6 +328,16 @@ def test_syntax_errors_are_underlined_as_you_type_without_a_kernel(page: Any, se
     page.wait_for_selector(DIAGNOSTIC, state="detached")
 
 
+def wait_for_kernel_answer(pg: Any, checks_before: int, state: str = "answered") -> None:
+    """Wait, with no edit, for a check after `checks_before` whose kernel question ended `state`."""
+    pg.wait_for_function(
+        "([s, n, state]) => { const el = document.querySelector(s);"
+        " return Number(el.dataset.pointyChecks) > n && el.dataset.pointyKernel === state; }",
+        arg=[EDITOR2, checks_before, state],
+        timeout=30000,
+    )
+
+
 def test_the_kernel_underlines_unknown_names(page: Any, server: str) -> None:  # noqa: F811
     open_notebook(page, server)
     page.evaluate(
@@ -337,6 +347,7 @@ def test_the_kernel_underlines_unknown_names(page: Any, server: str) -> None:  #
     set_and_check(page, "%%pointy\nFetch -> Fetc", kernel=True)
     assert page.get_attribute(EDITOR2, "data-pointy-kernel") == "silent"
     assert underlined(page) == []  # no pointy_jupyter in the kernel: it cannot tell
+    checks_before_load = checks_done(page)
     page.evaluate(
         """async () => {
             const panel = jupyterapp.shell.currentWidget;
@@ -346,6 +357,9 @@ def test_the_kernel_underlines_unknown_names(page: Any, server: str) -> None:  #
         }"""
     )
     namespace = {"Fetch": lambda: 1}
+    # No edit since: the kernel turning idle after the cell ran makes the editor ask again.
+    wait_for_kernel_answer(page, checks_before_load)
+    assert underlined(page) == [("Fetc", kernel_says("Fetch -> Fetc", namespace)[0])]
     # A letter outside the BMP before the names: offsets count UTF-16 units on both sides.
     body = "\U00010400 -> Fetch -> Fetc"
     set_and_check(page, f"%%pointy -o run --executor thread\n{body}", kernel=True)
@@ -378,6 +392,28 @@ def test_the_kernel_underlines_unknown_names(page: Any, server: str) -> None:  #
         arg=[EDITOR2, before],
     )
     assert underlined(page) == []
+
+    # A restarted kernel (no pointy_jupyter loaded yet) is asked again without an edit: the old
+    # kernel's underline must go, and comes back once the new kernel can tell.
+    set_and_check(page, "%%pointy\nFetch -> Fetc", kernel=True)
+    assert [text for text, _ in underlined(page)] == ["Fetc"]
+    before = checks_done(page)
+    page.evaluate(
+        """async () => {
+            const context = jupyterapp.shell.currentWidget.sessionContext;
+            await context.session.kernel.restart(); }"""
+    )
+    wait_for_kernel_answer(page, before, state="silent")
+    assert underlined(page) == []
+    before = checks_done(page)
+    page.evaluate(
+        """async () => {
+            const kernel = jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+            const code = '%load_ext pointy_jupyter\\ndef Fetch():\\n    return 1';
+            await kernel.requestExecute({code}).done; }"""
+    )
+    wait_for_kernel_answer(page, before)
+    assert [text for text, _ in underlined(page)] == ["Fetc"]
 
 
 def test_a_pty_file_is_checked_as_you_type(page: Any, server: str) -> None:  # noqa: F811

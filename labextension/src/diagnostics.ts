@@ -23,13 +23,17 @@ import {
   ViewPlugin,
   ViewUpdate
 } from '@codemirror/view';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import type { ISessionContext } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { Kernel } from '@jupyterlab/services';
 
 import { pipelineStart } from './highlight';
 import { diagnose, Diagnostic } from './language/diagnose';
 
 export const CHECK_EVENT = 'pointy:check';
 export const COMM_TARGET = 'pointy.diagnostics';
+/** Sent to a notebook's editors when its kernel may now answer differently: check again. */
+export const RECHECK_EVENT = 'pointy:recheck';
 const PAUSE_MS = 250;
 const KERNEL_PATIENCE_MS = 10000; // a busy or vanished kernel: give up, ask again later
 
@@ -82,7 +86,9 @@ const checker = ViewPlugin.fromClass(
   class {
     timer: number | undefined;
     asking = false; // one kernel question in flight per editor
+    readonly recheck = (): void => this.schedule();
     constructor(readonly view: EditorView) {
+      view.dom.addEventListener(RECHECK_EVENT, this.recheck);
       this.schedule();
     }
     update(update: ViewUpdate): void {
@@ -160,6 +166,7 @@ const checker = ViewPlugin.fromClass(
     }
     destroy(): void {
       window.clearTimeout(this.timer);
+      this.view.dom.removeEventListener(RECHECK_EVENT, this.recheck);
     }
   }
 );
@@ -228,5 +235,58 @@ export function listenForChecks(tracker: INotebookTracker): () => void {
     }
   };
   document.addEventListener(CHECK_EVENT, onCheck);
-  return () => document.removeEventListener(CHECK_EVENT, onCheck);
+  const stopWatching = watchKernels(tracker);
+  return () => {
+    document.removeEventListener(CHECK_EVENT, onCheck);
+    stopWatching();
+  };
+}
+
+/**
+ * Asks a notebook's editors to check again when its kernel may answer differently: every editor
+ * once a new or restarted kernel is idle (its names are not the old kernel's), and, whenever the
+ * kernel turns idle, the editors it could not answer yet (no kernel, or no pointy_jupyter loaded
+ * until a cell ran `%load_ext`). Without this, such a cell waits for its next edit.
+ */
+function watchKernels(tracker: INotebookTracker): () => void {
+  const stops: (() => void)[] = [];
+  const watch = (panel: NotebookPanel): void => {
+    const context = panel.sessionContext;
+    let fresh = true; // a kernel came (or came back) since the last idle
+    const onKernelChanged = (): void => {
+      fresh = true;
+    };
+    const onStatus = (_: ISessionContext, status: Kernel.Status): void => {
+      if (status === 'starting' || status === 'restarting' || status === 'autorestarting') {
+        fresh = true;
+      } else if (status === 'idle') {
+        recheckEditors(panel, fresh);
+        fresh = false;
+      }
+    };
+    context.kernelChanged.connect(onKernelChanged);
+    context.statusChanged.connect(onStatus);
+    const stop = (): void => {
+      context.kernelChanged.disconnect(onKernelChanged);
+      context.statusChanged.disconnect(onStatus);
+    };
+    stops.push(stop);
+    panel.disposed.connect(stop);
+  };
+  tracker.forEach(watch);
+  const onAdded = (_: INotebookTracker, panel: NotebookPanel): void => watch(panel);
+  tracker.widgetAdded.connect(onAdded);
+  return () => {
+    tracker.widgetAdded.disconnect(onAdded);
+    stops.forEach(stop => stop());
+  };
+}
+
+function recheckEditors(panel: NotebookPanel, all: boolean): void {
+  panel.node.querySelectorAll<HTMLElement>('.cm-editor[data-pointy-kernel]').forEach(editor => {
+    const state = editor.dataset.pointyKernel;
+    if (all || state === 'none' || state === 'silent') {
+      editor.dispatchEvent(new CustomEvent(RECHECK_EVENT));
+    }
+  });
 }

@@ -5,7 +5,7 @@
  */
 
 import { language, StreamLanguage, StringStream } from '@codemirror/language';
-import { EditorState, RangeSetBuilder } from '@codemirror/state';
+import { EditorState, Range } from '@codemirror/state';
 import { Decoration, DecorationSet, EditorView, ViewPlugin, ViewUpdate } from '@codemirror/view';
 
 import { isPointyCell, magicLine, tokenize, TokenKind } from './tokens';
@@ -52,62 +52,98 @@ export function pipelineStart(view: EditorView): number | null {
   return first.to < doc.length ? first.to + 1 : doc.length;
 }
 
-const WHOLE_TEXT_LINES = 300;
+/** How many lines around an edit are re-tokenized: a number's role (arm, retry) hangs on its neighbours. */
+const CONTEXT_LINES = 1;
 
 /**
- * Marks for the lines CodeMirror draws (its viewport: the screen and a margin) and one line
- * around them, so a keystroke in a 1,000-line cell costs what is drawn, not the whole
- * cell. Tokens never cross a line, so whole lines tokenize alone; only a number's role can hang on a neighbour
- * further away than one line (`3` on one line, `* A` two lines below), and then it shows as a
- * plain number until it scrolls in with its neighbour.
+ * The marks of lines `top`..`bottom` (1-based, whole lines: tokens never cross a line), the magic
+ * line's parts included when line 1 is among them.
  */
-function decorate(view: EditorView): DecorationSet {
-  const start = pipelineStart(view);
-  if (start === null) {
-    return Decoration.none;
-  }
-  const builder = new RangeSetBuilder<Decoration>();
-  const doc = view.state.doc;
-  if (start > 0) {
+function marksOf(state: EditorState, start: number, top: number, bottom: number): Range<Decoration>[] {
+  const doc = state.doc;
+  const marks: Range<Decoration>[] = [];
+  if (start > 0 && top === 1) {
     const parts = magicLine(doc.line(1).text);
     if (parts !== null) {
-      builder.add(parts.magic[0], parts.magic[1], MARKS.magic);
+      marks.push(MARKS.magic.range(parts.magic[0], parts.magic[1]));
       if (parts.options !== null) {
-        builder.add(parts.options[0], parts.options[1], MARKS.option);
+        marks.push(MARKS.option.range(parts.options[0], parts.options[1]));
       }
     }
   }
-  // Past a few hundred lines, only the viewport (not `visibleRanges`, whose changes are not
-  // announced) and a line around it; a smaller text is marked whole, drawn or not.
-  const whole = doc.lines <= WHOLE_TEXT_LINES;
-  const viewport = whole ? { from: start, to: doc.length } : view.viewport;
-  const top = Math.max(doc.lineAt(Math.max(viewport.from, start)).number - 1, doc.lineAt(start).number);
-  const bottom = Math.min(doc.lineAt(Math.max(viewport.to, start)).number + 1, doc.lines);
   const from = Math.max(doc.line(top).from, start);
   const to = doc.line(bottom).to;
   if (from < to) {
     for (const token of tokenize(doc.sliceString(from, to), from)) {
-      builder.add(token.from, token.to, MARKS[token.kind]);
+      marks.push(MARKS[token.kind].range(token.from, token.to));
     }
   }
-  return builder.finish();
+  return marks;
+}
+
+/** Marks for the whole text: when an editor opens, or its text starts or stops being Pointy. */
+function decorateAll(state: EditorState, start: number | null): DecorationSet {
+  if (start === null) {
+    return Decoration.none;
+  }
+  return Decoration.set(marksOf(state, start, 1, state.doc.lines));
+}
+
+/**
+ * The old marks moved through the edit, with only the edited lines (and CONTEXT_LINES around
+ * them) tokenized again. Untouched marks stay the same objects, so CodeMirror's comparison of old
+ * and new decorations stops at the edited lines instead of redrawing every line it shows. A
+ * number whose role hangs on a token further than CONTEXT_LINES from the edit keeps its old role
+ * until that line is edited.
+ */
+function decorateChanges(marks: DecorationSet, update: ViewUpdate, start: number): DecorationSet {
+  const doc = update.state.doc;
+  const spans: [number, number][] = [];
+  update.changes.iterChangedRanges((_fromA, _toA, fromB, toB) => {
+    const top = Math.max(doc.lineAt(fromB).number - CONTEXT_LINES, 1);
+    const bottom = Math.min(doc.lineAt(toB).number + CONTEXT_LINES, doc.lines);
+    const last = spans[spans.length - 1];
+    if (last !== undefined && top <= last[1] + 1) {
+      last[1] = Math.max(last[1], bottom);
+    } else {
+      spans.push([top, bottom]);
+    }
+  });
+  let result = marks.map(update.changes);
+  for (const [top, bottom] of spans) {
+    const from = doc.line(top).from;
+    const to = doc.line(bottom).to;
+    result = result.update({
+      filter: (markFrom, markTo) => markTo <= from || markFrom >= to,
+      filterFrom: from,
+      filterTo: to,
+      add: marksOf(update.state, start, top, bottom),
+      sort: true
+    });
+  }
+  return result;
 }
 
 export const pointyHighlight = ViewPlugin.fromClass(
   class {
     decorations: DecorationSet;
+    start: number | null;
     constructor(view: EditorView) {
-      this.decorations = decorate(view);
+      this.start = pipelineStart(view);
+      this.decorations = decorateAll(view.state, this.start);
     }
     update(update: ViewUpdate): void {
-      if (
-        update.docChanged ||
-        update.viewportChanged ||
-        update.geometryChanged ||
-        update.startState.facet(language) !== update.state.facet(language)
-      ) {
-        this.decorations = decorate(update.view);
+      if (!update.docChanged && update.startState.facet(language) === update.state.facet(language)) {
+        return;
       }
+      const start = pipelineStart(update.view);
+      const sameStart = start === this.start && update.startState.facet(language) === update.state.facet(language);
+      // The magic line's length moves where the pipeline starts: rare, so all is marked again.
+      this.decorations =
+        sameStart && start !== null
+          ? decorateChanges(this.decorations, update, start)
+          : decorateAll(update.state, start);
+      this.start = start;
     }
   },
   { decorations: plugin => plugin.decorations }
