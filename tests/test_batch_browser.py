@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import UPSTREAM_ERRORS, lab_server
+from test_browser import UPSTREAM_ERRORS, lab_server, open_tour
 
 pytestmark = pytest.mark.browser
 
@@ -65,30 +65,6 @@ def page(browser: Any) -> Iterator[Any]:
     assert [error for error in errors if error not in UPSTREAM_ERRORS] == []
 
 
-def open_notebook(page: Any, url: str) -> None:
-    page.goto(f"{url}/lab?reset")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.serviceManager")
-    page.evaluate(
-        "async () => { await jupyterapp.restored;"
-        " await jupyterapp.serviceManager.sessions.shutdownAll(); }"
-    )
-    page.evaluate(
-        "async path => { await jupyterapp.commands.execute('docmanager:open', {path}); }",
-        NOTEBOOK.name,
-    )
-    page.wait_for_function(
-        "() => { const w = jupyterapp.shell.currentWidget; return w && w.sessionContext; }"
-    )
-    page.evaluate(
-        """async () => {
-            const panel = jupyterapp.shell.currentWidget;
-            await panel.context.ready;
-            await panel.sessionContext.ready;
-            await panel.sessionContext.session.kernel.info;
-        }"""
-    )
-
-
 def mark_and_watch(page: Any) -> None:
     """Tag the two batch cells; record every state a batch cell of the first grid shows."""
     page.evaluate(
@@ -136,7 +112,7 @@ def shoot(page: Any, cell: str, name: str) -> None:
 
 
 def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str) -> None:
-    open_notebook(page, server)
+    open_tour(page, f"{server}/lab?reset", NOTEBOOK.name)
     mark_and_watch(page)
     run_cells_one_by_one(page)
 
