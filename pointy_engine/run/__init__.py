@@ -1,8 +1,8 @@
 """Runs: one loop owns a run's state; workers only run event bodies and report back.
 
-`run.py` holds the public `Run` and its loop, `frames.py` how sequences, parallel groups and
-branches settle, `submit.py` how attempts reach executors (timeouts included), `rerun.py` which
-results a re-run keeps, `states.py` the state names.
+`run.py` holds the public `Run`, `loop.py` its loop, `results.py` the `NodeResult`s, `frames.py`
+how sequences, parallel groups and branches settle, `submit.py` how attempts reach executors
+(timeouts included), `rerun.py` which results a re-run keeps, `states.py` the state names.
 """
 
 from __future__ import annotations
