@@ -163,6 +163,22 @@ def iter_parallel_groups(root: Block) -> Iterator[Parallel]:
             stack.extend(arm.body for arm in block.arms)
 
 
+def iter_sequences(root: Block) -> Iterator[Sequence]:
+    """Every sequence of a block tree (in no particular order)."""
+    stack = [root]
+    while stack:
+        block = stack.pop()
+        kind = type(block)
+        if kind is Sequence:
+            yield block
+            stack.extend(block.items)
+        elif kind is Parallel:
+            stack.extend(block.members)
+        elif kind is Branch:
+            stack.append(block.head)
+            stack.extend(arm.body for arm in block.arms)
+
+
 def node_edges(graph: Graph) -> list[Edge]:
     """Edges between nodes only: a parallel group is replaced by its members' end points."""
     edges: list[Edge] = []

@@ -28,7 +28,15 @@ from .events import (
     FunctionEvent,
 )
 from .executors import PARALLEL_FALLBACK, ExecutorChoice, Executors
-from .graph import Block, Graph, Node, build_graph, iter_nodes, iter_parallel_groups
+from .graph import (
+    Block,
+    Graph,
+    Node,
+    build_graph,
+    iter_nodes,
+    iter_parallel_groups,
+    iter_sequences,
+)
 from .invoke import CLASS, FUNCTION, PLAIN
 from .language.check import unknown_event_error
 
@@ -208,6 +216,7 @@ class _Bound(NamedTuple):
     executor_override: Any
     tasks: dict[str, Task]
     group_states: dict[str, EventExecutionEvaluationState]
+    followers: dict[str, tuple[Task, bool]]
 
     def fits(
         self,
@@ -293,6 +302,7 @@ class Plan:
         if last is not None and last.fits(self.events, self.fields, kinds, executor_override):
             # Nothing this binding depends on changed since the last start: reuse its tasks.
             self.tasks, self.group_states = last.tasks, last.group_states
+            self.followers = last.followers
             return
         unknown = [node for node in graph.nodes if event_kind(self.events[node.name]) is None]
         if unknown:
@@ -365,6 +375,7 @@ class Plan:
                 attempts,
             )
         self.group_states = _group_states(graph.root, self.tasks)
+        self.followers = _followers(graph.root, self.tasks)
         _last_plans.put(
             _Bound(
                 graph,
@@ -375,6 +386,7 @@ class Plan:
                 executor_override,
                 self.tasks,
                 self.group_states,
+                self.followers,
             )
         )
 
@@ -404,6 +416,34 @@ def _nodes_in_parallel(root: Block) -> set[str]:
     for group in iter_parallel_groups(root):
         inside.update(node.id for node in iter_nodes(group))
     return inside
+
+
+def _followers(root: Block, tasks: dict[str, Task]) -> dict[str, tuple[Task, bool]]:
+    """For a node whose successor in its sequence may start on the same worker thread, right
+    after it succeeds: that successor's task, and whether the link pipes the value.
+
+    Both must run on the same pool of threads, and nothing but the success itself may decide
+    what comes next: the first has no timeout (the loop could give up on it while the worker
+    goes on) and no `stop_on_success`. See `run.submit.run_chain`.
+    """
+    followers: dict[str, tuple[Task, bool]] = {}
+    for sequence in iter_sequences(root):
+        items = sequence.items
+        for index in range(len(items) - 1):
+            first, then = items[index], items[index + 1]
+            if type(first) is not Node or type(then) is not Node:
+                continue
+            task, following = tasks[first.id], tasks[then.id]
+            choice = task.executor
+            if (
+                choice is following.executor
+                and not choice.inline
+                and not choice.by_value
+                and task.settings.timeout is None
+                and not task.settings.stop_on_success
+            ):
+                followers[first.id] = (following, sequence.links[index] == "pipe")
+    return followers
 
 
 def _group_states(root: Block, tasks: dict[str, Task]) -> dict[str, EventExecutionEvaluationState]:

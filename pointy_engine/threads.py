@@ -59,6 +59,10 @@ class WorkerThreads(Executor):
         except Empty:
             self._add_worker()
 
+    def has_queued_work(self) -> bool:
+        """Whether work waits for a worker (a worker going on with a chain lets it go first)."""
+        return not self._work.empty()
+
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
         self.dispatch(_settle_future, future, fn, args, kwargs)

@@ -125,6 +125,12 @@ class RunLoop:
                 _, _, action, args = heapq.heappop(self._timers)
                 action(*args)
 
+    def _run_ready(self) -> None:
+        ready = self._ready
+        while ready:
+            action, args = ready.popleft()
+            action(*args)
+
     def _drain(self) -> None:
         """Take every result already waiting, without blocking: one wake-up serves a burst."""
         inbox = self._inbox
@@ -142,8 +148,11 @@ class RunLoop:
             if self._cancel_asked:
                 self._cancel()
                 return
-            self._skip(block)  # stopped early by a stop_on_* setting
-            return
+            if not (type(block) is Node and block.id in self._submitter.prestarted):
+                self._skip(block)  # stopped early by a stop_on_* setting
+                return
+            # else: a worker started it before the stop (see run_chain); it runs to its end
+            # like any step in flight at a stop.
         kind = type(block)
         if kind is Node:
             reused = self._reuse.pop(block.id, None)
@@ -175,6 +184,13 @@ class RunLoop:
         now = self._now()
         if attempt == 1:
             result.started = now
+        prestarted = self._submitter.prestarted
+        if prestarted and node.id in prestarted:  # already running: a worker went on to it
+            token = prestarted.pop(node.id)
+            self._emit(node.id, node.name, attempt, RUNNING, "")
+            if task.settings.timeout is not None:
+                self._submitter.arm_timeout(task, token)
+            return
         kwargs = task.kwargs
         if task.wants_previous:
             kwargs = {**kwargs, "previous_result": previous}

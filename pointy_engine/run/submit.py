@@ -5,6 +5,10 @@ in-flight entry; how the work reaches its executor depends on the pool (see `Sub
 the engine's own threads take it without a future, other thread pools get a task that reports
 straight into the run's inbox, any other executor (processes, distributed engines) gets a
 done-callback. Timeouts are timers in the loop that drop the entry; a late result finds none.
+
+On the engine's own threads a worker that finishes a step may start the next step of its
+sequence itself (`run_chain`): the loop settles the first and adopts the second from one message,
+while the second already runs, so a chain of steps on threads costs no hand-off per step.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..executors import ExecutorChoice
 from ..invoke import Attempt, invoke, invoke_by_value, invoke_captured, pack, unpack
 from ..plan import Task
+from ..remote import RemoteValue
 from ..threads import WorkerThreads
 from .states import RUNNING
 
@@ -39,7 +44,7 @@ def _running(future: Any) -> bool:
 class Submitter:
     """A run's attempts on executors: what is in flight, by token, and the pools they use."""
 
-    __slots__ = ("in_flight", "inbox", "pools", "run", "sinks", "started")
+    __slots__ = ("in_flight", "inbox", "pools", "prestarted", "run", "sinks", "started")
 
     def __init__(self, run: Run, inbox: queue.SimpleQueue[Any]) -> None:
         self.run = run
@@ -49,6 +54,8 @@ class Submitter:
         self.sinks: dict[int, list[str]] = {}  # capture buffers of pool calls, by token
         self.pools: dict[int, tuple[Executor, int]] = {}  # by id() of the plan's choices
         self.started: set[int] = set()  # tokens a shared-pool worker took and has not reported
+        # node id -> token of a step a worker started itself (run_chain), until the loop adopts it
+        self.prestarted: dict[str, int] = {}
 
     def submit(
         self,
@@ -90,7 +97,10 @@ class Submitter:
                 else:
                     call = (invoke, task.target, task.style, kwargs, sent)
                 if mode == DISPATCH:
-                    pool.dispatch(report, self.inbox, in_flight, self.started, token, *call)
+                    if node.id in run.plan.followers and not run._capture and run._cache is None:
+                        pool.dispatch(run_chain, self, pool, token, task, parent, slot, *call)
+                    else:
+                        pool.dispatch(report, self.inbox, in_flight, self.started, token, *call)
                 elif mode == REPORTING:
                     future = pool.submit(report, self.inbox, None, None, token, *call)
                 else:
@@ -109,8 +119,12 @@ class Submitter:
             inbox = self.inbox
             future.add_done_callback(lambda done, token=token: inbox.put((token, done)))
         if task.settings.timeout is not None:
-            deadline = run._clock.monotonic() + task.settings.timeout
-            heapq.heappush(run._timers, (deadline, next(run._sequence), self.time_out, (token,)))
+            self.arm_timeout(task, token)
+
+    def arm_timeout(self, task: Task, token: int) -> None:
+        run = self.run
+        deadline = run._clock.monotonic() + task.settings.timeout
+        heapq.heappush(run._timers, (deadline, next(run._sequence), self.time_out, (token,)))
 
     def pool_for(self, choice: ExecutorChoice) -> Executor:
         return (self.pools.get(id(choice)) or self.pool(choice))[0]
@@ -127,17 +141,28 @@ class Submitter:
         self.pools[id(choice)] = (pool, mode)
         return pool, mode
 
-    def collect(self, token: int, future: Any) -> None:
-        """A message from the inbox: an `Attempt` from a thread, or a finished future."""
+    def collect(self, token: int, future: Any, following: int | None = None) -> None:
+        """A message from the inbox: an `Attempt` from a thread, or a finished future. With
+        `following`, the worker went on to the next step of the sequence (see `run_chain`)."""
         entry = self.in_flight.pop(token, None)
         self.started.discard(token)
         if entry is None:
+            if following is not None:  # cancelled meanwhile: the next step is given up too
+                self.in_flight.pop(following, None)
             return  # timed out or cancelled already; its late result is dropped
         task, parent, slot, previous, _, attempt = entry
         if self.sinks:
             self.sinks.pop(token, None)
         if type(future) is Attempt:  # reported by `report` on a thread pool
+            if following is None:
+                self.run._settle(task, parent, slot, previous, attempt, future)
+                return
+            started = self.in_flight.get(following)
+            if started is not None:
+                self.prestarted[started[0].node.id] = following
             self.run._settle(task, parent, slot, previous, attempt, future)
+            # Adopt the next step now, before its own result (maybe already in the inbox).
+            self.run._run_ready()
             return
         try:
             outcome = future.result()
@@ -194,7 +219,8 @@ class Submitter:
         """Give up on everything in flight: futures are cancelled, late results dropped.
         Returns the nodes whose body was already running on a worker and so goes on there."""
         still_running = set()
-        for token, entry in self.in_flight.items():
+        # A copy: a worker going on with a chain may add its next step meanwhile (run_chain).
+        for token, entry in list(self.in_flight.items()):
             future = entry[4]
             if token in self.started or _running(future):
                 still_running.add(entry[0].node.id)
@@ -203,6 +229,61 @@ class Submitter:
         self.in_flight.clear()
         self.started.clear()
         return still_running
+
+
+def run_chain(
+    submitter: Submitter,
+    pool: WorkerThreads,
+    token: int,
+    task: Task,
+    parent: Frame,
+    slot: int,
+    call: Callable[..., Attempt],
+    *args: Any,
+) -> None:
+    """Worker side of `report` for a step with a follower (`Plan.followers`): after a success
+    the worker starts the next step itself, unless the run is halting, the loop gave up on this
+    one, or other work waits for this pool (it goes first: a chain never starves a sibling).
+
+    The next step gets its token and in-flight entry before the loop hears of the first, so
+    the run never looks idle between the two; the loop adopts it (`Submitter.prestarted`) when it
+    settles the first, in the order a submitted step would have had.
+    """
+    live, started, inbox = submitter.in_flight, submitter.started, submitter.inbox
+    run = submitter.run
+    followers = run.plan.followers
+    while True:
+        if token not in live:
+            return  # cancelled before it started
+        started.add(token)
+        try:
+            attempt = call(*args)
+        except BaseException as error:  # SystemExit and the like: still a failed attempt
+            attempt = Attempt(False, None, 0, RuntimeError(repr(error)), "", 0.0)
+        follower = followers.get(task.node.id)
+        if (
+            follower is None
+            or not attempt.ok
+            or run._halted
+            or token not in live
+            or pool.has_queued_work()
+        ):
+            inbox.put((token, attempt))
+            return
+        following, pipes = follower
+        previous = attempt.value if pipes else None
+        if following.node.id in run._reuse or isinstance(previous, RemoteValue):
+            inbox.put((token, attempt))  # kept by a re-run, or a value the loop must place
+            return
+        kwargs = following.kwargs
+        if following.wants_previous:
+            kwargs = {**kwargs, "previous_result": previous}
+        slot += 1
+        next_token = next(run._sequence)
+        live[next_token] = (following, parent, slot, previous, None, 1)
+        inbox.put((token, attempt, next_token))
+        token, task = next_token, following
+        call, args = invoke, (following.target, following.style, kwargs, previous)
 
 
 def report(
