@@ -45,7 +45,7 @@ FOOTER_INCHES = 0.5  # the time axis
 LABEL_INCHES = 1.55  # lane names
 BAR_HEIGHT = 0.62  # of a lane
 MIN_BAR = 0.014  # of the span: an instant attempt still shows its colour
-FONT_SIZE = 8.0
+FONT_SIZE = 9.0
 CHAR_INCHES = 0.0085 * FONT_SIZE  # a rough average glyph width, to decide what fits in a bar
 
 # Deterministic, small SVG: no date, no creator line, fixed ids, text kept as text (the
