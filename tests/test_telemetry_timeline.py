@@ -406,3 +406,17 @@ def test_a_run_and_its_layout_import_no_matplotlib():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout == "False\nTrue False\n", done.stderr
+
+
+def test_the_users_own_matplotlib_style_does_not_change_the_timeline():
+    import matplotlib
+
+    layout = timeline_layout(mixed_run().stream.records)
+    plain = Timeline(layout, "Nightly").to_svg()
+    with matplotlib.rc_context(
+        {"lines.linewidth": 4, "font.size": 20, "axes.grid": False, "hatch.color": "red",
+         "svg.fonttype": "path", "font.family": "serif"}
+    ):  # fmt: skip
+        styled = Timeline(layout, "Nightly").to_svg()
+        assert matplotlib.rcParams["lines.linewidth"] == 4  # and the user's style is left alone
+    assert styled == plain

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -98,10 +100,18 @@ def attempt_tip(bar: dict[str, Any], on_path: bool) -> str:
 
 def timeline_figure(layout: dict[str, Any], title: str) -> tuple[Figure, dict[str, str]]:
     """The figure, and a tooltip text per artist gid (the SVG writer adds them as <title>)."""
-    import matplotlib
-
-    with matplotlib.rc_context(RC):  # fonts are chosen when each text is made
+    with _pointy_style():  # fonts and sizes are chosen when each artist is made
         return _timeline_figure(layout, title)
+
+
+@contextmanager
+def _pointy_style() -> Iterator[None]:
+    """matplotlib's defaults plus RC, whatever style the user's kernel set for its own plots."""
+    import matplotlib
+    import matplotlib.style
+
+    with matplotlib.style.context("default"), matplotlib.rc_context(RC):
+        yield
 
 
 def _timeline_figure(layout: dict[str, Any], title: str) -> tuple[Figure, dict[str, str]]:
@@ -323,10 +333,8 @@ def legend_handles(layout: dict[str, Any]) -> list[Any]:
 
 def render(figure: Figure, tips: dict[str, str], format: str) -> bytes:
     """The figure as `format` (svg, png or pdf) bytes; SVG gets a <title> tooltip per bar."""
-    import matplotlib
-
     buffer = io.BytesIO()
-    with matplotlib.rc_context(RC):
+    with _pointy_style():
         figure.savefig(
             buffer, format=format, metadata=METADATA[format], facecolor=BACKGROUND,
             edgecolor=BORDER, dpi=144 if format == "png" else 72,
