@@ -420,3 +420,33 @@ def test_the_users_own_matplotlib_style_does_not_change_the_timeline():
         styled = Timeline(layout, "Nightly").to_svg()
         assert matplotlib.rcParams["lines.linewidth"] == 4  # and the user's style is left alone
     assert styled == plain
+
+
+def test_names_and_titles_are_plain_text_never_tex():
+    records = [
+        Record("r1", "", "", 0, "running", 0.0, ""),
+        Record("r1", "A", "A", 1, "running", 0.0, ""),
+        Record("r1", "A", "A", 1, "succeeded", 1.0, "pool$1$ <&>"),
+    ]
+    root = ET.fromstring(Timeline(timeline_layout(records), "costs $5 and $^{6").to_svg())
+    words = {"".join(t.itertext()) for t in root.iter(f"{SVG}text")}
+    assert {"costs $5 and $^{6", "pool$1$ <&>"} <= words
+
+
+def test_a_big_run_draws_one_artist_per_state_with_every_bar_in_it():
+    records = [Record("r1", "", "", 0, "running", 0.0, "")]
+    count = drawing.MANY_BARS + 50
+    for index in range(count):
+        node = f"N{index}"
+        state = "failed" if index % 10 == 0 else "succeeded"
+        records.append(Record("r1", node, node, 1, "running", index * 0.01, f"t{index % 3}"))
+        records.append(Record("r1", node, node, 1, state, index * 0.01 + 0.005, f"t{index % 3}"))
+    figure = Timeline(timeline_layout(records), "big").figure()
+    assert artists(figure, "pointy-attempt-") == []  # no artist per bar
+    groups = {
+        c.get_gid(): len(c.get_paths())
+        for c in figure.findobj(lambda a: (a.get_gid() or "").startswith("pointy-attempts-"))
+    }
+    assert groups == {"pointy-attempts-failed": count // 10, "pointy-attempts-succeeded": count
+                      - count // 10}  # fmt: skip
+    assert legend_labels(figure) == ["succeeded", "failed", "critical path"]
