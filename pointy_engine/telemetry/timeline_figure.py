@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -63,6 +64,7 @@ RC = {
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
     "text.parse_math": False,  # names and titles are plain text: "$5" is not TeX
 }
+_STYLE_LOCK = threading.RLock()
 METADATA = {
     "svg": {"Date": None, "Creator": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
@@ -115,7 +117,9 @@ def _pointy_style() -> Iterator[None]:
     import matplotlib
     import matplotlib.style
 
-    with matplotlib.style.context("default"), matplotlib.rc_context(RC):
+    # rcParams are process-wide: two timelines drawn at once (a scheduled run's and a cell's)
+    # must not restore each other's settings halfway.
+    with _STYLE_LOCK, matplotlib.style.context("default"), matplotlib.rc_context(RC):
         yield
 
 
