@@ -810,7 +810,7 @@ def test_load_ext_leaves_the_heavy_imports_for_the_first_cell() -> None:
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "InteractiveShell.instance().run_line_magic('load_ext', 'pointy_jupyter')\n"
         "heavy = ('pandas', 'anywidget', 'ipywidgets', 'pointy_engine.plan',"
-        " 'pointy_engine.graph')\n"
+        " 'pointy_engine.graph', 'matplotlib')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     done = subprocess.run(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from typing import Any
 
 import pytest
@@ -21,9 +22,10 @@ NOTEBOOK = ROOT / "notebooks" / "02-telemetry.ipynb"
 ARTIFACTS = ROOT / "artifacts" / "telemetry"
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
-# WCAG contrast of an SVG element's computed fill against the timeline's own background.
+# WCAG contrast of every text of the timeline against what is behind it: its bar's fill for a
+# bar's label, else the figure's own opaque card.
 CONTRAST = """
-([selector, property]) => {
+() => {
     const svg = document.querySelector('.jp-OutputArea-output .pointy-timeline svg');
     const parse = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
     const lum = ([r, g, b]) => {
@@ -33,12 +35,24 @@ CONTRAST = """
         };
         return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
     };
-    const back = lum(parse(getComputedStyle(svg.querySelector('rect')).fill));
-    return [...svg.querySelectorAll(selector)].map(el => {
-        const front = lum(parse(getComputedStyle(el)[property]));
-        return (Math.max(front, back) + 0.05) / (Math.min(front, back) + 0.05);
+    const fill = el => lum(parse(getComputedStyle(el).fill));
+    const card = fill(svg.querySelector('#pointy-timeline-card path'));
+    return [...svg.querySelectorAll('text')].map(text => {
+        const group = text.closest('g[id^="pointy-attempt-label-"]');
+        const back = group
+            ? fill(svg.querySelector(`#${group.id.replace('-label', '')} path`))
+            : card;
+        const front = fill(text);
+        return [text.textContent, (Math.max(front, back) + 0.05) / (Math.min(front, back) + 0.05)];
     });
 }
+"""
+
+# Each attempt's tooltip: "Fetch attempt 1: retrying, 0.000 s (...), on the critical path".
+BARS = """
+() => [...document.querySelectorAll(
+        '.jp-OutputArea-output .pointy-timeline g[id^="pointy-attempt-"] > title')]
+    .map(title => title.textContent)
 """
 
 
@@ -75,24 +89,20 @@ def test_the_timeline_reads_in_light_and_dark_themes(page: Any, server: str) -> 
     timeline = page.locator(".jp-OutputArea-output .pointy-timeline svg").first
     timeline.wait_for()
     timeline.scroll_into_view_if_needed()
-    bars = page.evaluate(
-        """() => [...document.querySelectorAll(
-            '.jp-OutputArea-output .pointy-timeline rect[data-node]')]
-            .map(r => [r.dataset.node, r.dataset.state, r.dataset.critical])"""
-    )
-    assert [bar[:2] for bar in bars] == [
-        ["Fetch", "retrying"],
-        ["Fetch", "retrying"],
-        ["Fetch", "succeeded"],
-        ["Parse", "succeeded"],
-        ["Stats", "succeeded"],
-        ["Validate", "failed"],
-        ["Alert", "succeeded"],
-        ["Cleanup", "succeeded"],
+    tips = page.evaluate(BARS)
+    bars = [re.match(r"(\w+) attempt \d+: (\w+),", tip).groups() for tip in tips]
+    assert bars == [
+        ("Fetch", "retrying"),
+        ("Fetch", "retrying"),
+        ("Fetch", "succeeded"),
+        ("Parse", "succeeded"),
+        ("Stats", "succeeded"),
+        ("Validate", "failed"),
+        ("Alert", "succeeded"),
+        ("Cleanup", "succeeded"),
     ]
-    assert {bar[0] for bar in bars if bar[2] == "true"} == {
-        "Fetch", "Parse", "Validate", "Alert", "Cleanup",
-    }  # fmt: skip
+    critical = {bar[0] for bar, tip in zip(bars, tips) if tip.endswith("on the critical path")}
+    assert critical == {"Fetch", "Parse", "Validate", "Alert", "Cleanup"}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     backgrounds = {}
     for name, theme in THEMES.items():
@@ -104,14 +114,16 @@ def test_the_timeline_reads_in_light_and_dark_themes(page: Any, server: str) -> 
         page.wait_for_timeout(300)  # the theme's stylesheet is applied after the attribute
         backgrounds[name] = page.evaluate(
             "() => getComputedStyle(document.querySelector("
-            "'.jp-OutputArea-output .pointy-timeline svg rect')).fill"
+            "'.jp-OutputArea-output .pointy-timeline #pointy-timeline-card path')).fill"
         )
-        # Lane names, ticks, the legend and the critical path line against the background.
-        texts = page.evaluate(CONTRAST, ["text[style]", "fill"])
-        assert texts
-        assert min(texts) >= 4.5, (name, texts)
-        # The critical path's outline is a non-text element: WCAG asks 3:1.
-        outlines = page.evaluate(CONTRAST, ["rect[data-critical='true']", "stroke"])
-        assert min(outlines) >= 3.0, (name, outlines)
+        contrasts = page.evaluate(CONTRAST)
+        words = {text for text, _ in contrasts}
+        assert {"Parse", "MainThread", "critical path", "retry wait", "succeeded"} <= words
+        low = [(text, ratio) for text, ratio in contrasts if ratio < 4.5]
+        assert low == [], (name, low)
         timeline.screenshot(path=str(ARTIFACTS / f"timeline-{name}.png"))
-    assert backgrounds["light"] != backgrounds["dark"]  # it follows the theme
+        # The whole cell too: how the card sits on the theme's page.
+        cell = page.locator(".jp-Cell", has=page.locator(".pointy-timeline")).first
+        cell.screenshot(path=str(ARTIFACTS / f"timeline-cell-{name}.png"))
+    # An opaque card of its own: what is on it reads the same whatever the theme behind it.
+    assert backgrounds == {"light": "rgb(255, 255, 255)", "dark": "rgb(255, 255, 255)"}

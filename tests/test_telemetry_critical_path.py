@@ -1,21 +1,21 @@
-"""The critical path, from the run's graph: in the layout, the SVG and as a DataFrame."""
+"""The critical path, from the run's graph: in the layout, the figure and as a DataFrame."""
 
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 
 import pandas as pd
 import pytest
 from engine_support import run_flow
+from matplotlib.colors import to_rgba
+from matplotlib.patches import Rectangle
 from telemetry_support import mixed_run
 
 from pointy_engine import Outcome
 from pointy_engine.graph import build_graph
 from pointy_engine.records import Record
 from pointy_engine.telemetry import Timeline, critical_path, critical_steps, timeline_layout
-
-SVG = "{http://www.w3.org/2000/svg}"
+from pointy_engine.telemetry.timeline_figure import CRITICAL
 
 
 def _ran(node: str, start: float, end: float, worker: str) -> list[Record]:
@@ -53,14 +53,21 @@ def test_the_path_follows_the_graph_not_whatever_ended_just_before():
         {"node": "B", "start": 3.0, "end": 4.0, "gap": 2.0},
         {"node": "D", "start": 4.0, "end": 5.0, "gap": 0.0},
     ]
-    root = ET.fromstring(Timeline(layout, "pool of one").to_svg())
-    marks = {r.get("data-node"): r.get("data-critical") for r in root.iter(f"{SVG}rect")}
-    assert marks == {"A": "true", "B": "true", "C": "false", "D": "true", None: None}
-    links = [line for line in root.iter(f"{SVG}line") if line.get("class")]
+    figure = Timeline(layout, "pool of one").figure()
+    bars = [
+        b for b in figure.findobj(Rectangle) if (b.get_gid() or "").startswith("pointy-attempt-")
+    ]
+    outline = to_rgba(CRITICAL)
+    marks = {bar.get_gid(): bar.get_edgecolor() == outline for bar in bars}
+    nodes = [bar["node"] for bar in layout["bars"]]  # A, C, B, D: in the order they started
+    assert {nodes[int(gid.rsplit("-", 1)[1])]: on for gid, on in marks.items()} == {
+        "A": True, "B": True, "C": False, "D": True,
+    }  # fmt: skip
+    links = figure.findobj(lambda a: (a.get_gid() or "").startswith("pointy-critical-link-"))
     # A (lane t1) ends at 1 s, B (lane t2) starts at 3 s; B to D goes back to lane t1 at 4 s.
-    assert [(line.get("x1"), line.get("x2")) for line in links] == [
-        ("266.0", "498.0"),
-        ("614.0", "614.0"),
+    assert [(tuple(line.get_xdata()), tuple(line.get_ydata())) for line in links] == [
+        ((1.0, 3.0), (0, 1)),
+        ((4.0, 4.0), (1, 0)),
     ]
 
 
