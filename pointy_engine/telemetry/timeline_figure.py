@@ -214,7 +214,8 @@ def _draw_bars(
                 )
             )
             tips[gid] = attempt_tip(bar, on_path)
-        name = bar["event"] if bar["attempt"] == 1 else f"{bar['event']} #{bar['attempt']}"
+        # Attempts in the widget's notation (`↻2`: the second attempt).
+        name = bar["event"] if bar["attempt"] == 1 else f"{bar['event']} ↻{bar['attempt']}"
         needed = (CHAR_INCHES * len(name) + 0.08) / bar_inches * span * 1.02  # in seconds
         # A label only where it fits in its bar and does not run into the lane's last label.
         if width > needed and start >= label_end.get(lane, -math.inf):
