@@ -94,13 +94,19 @@ class RunController:
 
         compiler = getattr(self.session.shell, "compile", None)
         namer = cell_namer(compiler) if hasattr(compiler, "format_code_name") else None
-        return RunWidget(self.run, on_command=self.on_command, name_cells=namer)
+        return RunWidget(
+            self.run,
+            on_command=self.on_command,
+            name_cells=namer,
+            ticker=self.session.ticker,
+            layout=self.session.widget_layout,
+        )
 
     def _show_output(self) -> None:
         if self.sink is None and self.session.routes_output:
             from .output_area import RunOutput
 
-            output = RunOutput()
+            output = RunOutput(layout=self.session.widget_layout)
             self.output_handle = DisplayHandle()
             self.output_handle.display(output)
             self.sink = OutputSink(output)

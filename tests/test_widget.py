@@ -1013,8 +1013,11 @@ def test_format_duration(seconds: float, text: str) -> None:
 
 
 def test_static_files_ship_with_the_package() -> None:
-    assert "export default" in str(RunWidget._esm)
-    assert ".pointy-widget" in str(RunWidget._css)
+    widget = RunWidget()
+    assert "export default" in widget._esm
+    assert ".pointy-widget" in widget._css
+    assert widget.get_state()["_anywidget_id"] == "pointy_jupyter.widget.RunWidget"
+    assert type(widget) is RunWidget  # no class built per instance
 
 
 def test_fixture_graph_matches_the_engine_graph_json() -> None:
