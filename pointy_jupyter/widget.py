@@ -1,11 +1,13 @@
 """The live run widget: it follows a run by polling and sends the front end what changed.
 
 Nothing of the widget runs in the engine's loop thread. While a run is followed, a daemon
-follower (`widget_state.thread_ticker`) looks at it every 1/max_rate seconds: the records appended
-to the run's stream since the last look name the nodes that changed, whose views are read from the
-run's node results and sent as one small `delta` custom message. The full state is a JSON string
-trait, `nodes_json` (ipywidgets walks one str, not thousands of dicts), assigned when a run is
-attached, when its status changes, every FULL_SYNC_EVERY seconds and at the end, so that a view
+follower (`widget_state.thread_ticker`; in a notebook the session's `SharedTicker`, one thread for
+every widget) looks at it every 1/max_rate seconds: the records appended to the run's stream since
+the last look name the nodes that changed, whose views are read from the run's node results and
+sent as one small `delta` custom message. The full state is a JSON string trait, `nodes_json`
+(ipywidgets walks one str, not thousands of dicts), sent with the comm_open of a widget made with
+its run, assigned when a run is attached later, when its status changes, every FULL_SYNC_EVERY
+seconds and at the end, so that a view
 that renders later (a page reload, `%pointy show`) starts from it; a new view also says `hello` to
 get a fresh one at the next look. A look sends at most one message, so the front end gets at most
 max_rate messages a second, whatever the size of the pipeline.
