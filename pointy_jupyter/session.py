@@ -101,7 +101,9 @@ class Session:
             run.add_listener(signals.SignalBridge(spec.pipeline, run))
         if not (spec.options.widget and self.widgets):
             retries = {node.id: node.retry for node in run.graph.nodes if node.retry}
-            run.add_listener(TextProgress(run.id, retries))
+            # On the run's loop: a line per finished node is a quick write, and the run's end
+            # then waits for no listener thread to wake and print.
+            run.add_listener(TextProgress(run.id, retries), on_loop=True)
         return run
 
     def launch(self, spec: RunSpec, plan: Plan) -> RunController:

@@ -192,6 +192,10 @@ def test_a_failure_shows_in_the_text_and_the_run(ip: Any) -> None:
     assert failed.status == "failed"
     assert failed.nodes["boom"].attempts == 2
     assert failed.nodes["boom"].error.message == "no good"
+    # the lines are printed on the run's loop: its end waits for no listener thread
+    # (as the run history's listener does)
+    assert "TextProgress" in [type(x).__name__ for x in failed.stream.loop_listeners]
+    assert failed.stream.listeners == ()
 
 
 def test_a_redefinition_in_a_later_cell_takes_effect(ip: Any) -> None:
