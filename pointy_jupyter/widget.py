@@ -7,10 +7,10 @@ the last look name the nodes that changed, whose views are read from the run's n
 sent as one small `delta` custom message. The full state is a JSON string trait, `nodes_json`
 (ipywidgets walks one str, not thousands of dicts), sent with the comm_open of a widget made with
 its run, assigned when a run is attached later, when its status changes, every FULL_SYNC_EVERY
-seconds and at the end, so that a view
-that renders later (a page reload, `%pointy show`) starts from it; a new view also says `hello` to
-get a fresh one at the next look. A look sends at most one message, so the front end gets at most
-max_rate messages a second, whatever the size of the pipeline.
+seconds and at the end, so that a view that renders later (a page reload, `%pointy show`) starts
+from it; a new view also says `hello` to get a fresh one at the next look. A look sends at most
+one message, so the front end gets at most max_rate messages a second, whatever the size of the
+pipeline.
 
 Threads: looks run on the follower's thread, commands on the kernel's main thread, `finish()` on
 the thread that ran the run. `_follow_lock` serialises looks with attach, detach and finish;
