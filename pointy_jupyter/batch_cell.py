@@ -48,7 +48,7 @@ def run_batch_cell(session: Session, options: CellOptions, body: str) -> Any:
     if options.widget and session.widgets:
         from .batch_widget import BatchView  # anywidget loads with the first widget shown
 
-        view = BatchView()
+        view = BatchView(ticker=session.ticker)  # the session's follower thread, not two new
         display(view)
     with reported():
         batch_run = batch.start(

@@ -27,6 +27,7 @@ from .options import CellOptions
 from .output import install_routers
 from .progress import TextProgress
 from .spec import RunSpec
+from .widget_state import SharedTicker
 
 CANCEL_WAIT = 5.0  # seconds close() waits for each background run to wind down
 
@@ -46,6 +47,9 @@ class Session:
         self._lock = threading.Lock()
         self._uninstall_routers: Callable[[], None] | None = None
         self._cache: Cache | None = None
+        # The run widgets' followers all look from one thread, started with the first of them.
+        self.ticker = SharedTicker()
+        self._layout: Any = None
 
     # --- planning and starting ----------------------------------------------------------------
 
@@ -63,6 +67,16 @@ class Session:
         """Bind the graph to the events the notebook defines now."""
         with reported(spec.graph, spec.shift):
             return Plan(spec.graph, self.shell.user_ns, spec.fields, self.executors, spec.executor)
+
+    @property
+    def widget_layout(self) -> Any:
+        """One ipywidgets `Layout` for the widgets this session shows, all with the default
+        layout: otherwise each widget opens a layout model of its own, a message more per cell."""
+        if self._layout is None:
+            import ipywidgets
+
+            self._layout = ipywidgets.Layout()
+        return self._layout
 
     @property
     def cache(self) -> Cache:
@@ -87,7 +101,9 @@ class Session:
             run.add_listener(signals.SignalBridge(spec.pipeline, run))
         if not (spec.options.widget and self.widgets):
             retries = {node.id: node.retry for node in run.graph.nodes if node.retry}
-            run.add_listener(TextProgress(run.id, retries))
+            # On the run's loop: a line per finished node is a quick write, and the run's end
+            # then waits for no listener thread to wake and print.
+            run.add_listener(TextProgress(run.id, retries), on_loop=True)
         return run
 
     def launch(self, spec: RunSpec, plan: Plan) -> RunController:
@@ -151,6 +167,7 @@ class Session:
             with contextlib.suppress(TimeoutError):
                 run.wait(CANCEL_WAIT)
         self.executors.shutdown(wait=False, cancel_futures=True)
+        self.ticker.close()
         with self._lock:
             uninstall, self._uninstall_routers = self._uninstall_routers, None
         if uninstall is not None:

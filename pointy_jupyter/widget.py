@@ -1,14 +1,16 @@
 """The live run widget: it follows a run by polling and sends the front end what changed.
 
 Nothing of the widget runs in the engine's loop thread. While a run is followed, a daemon
-follower (`widget_state.thread_ticker`) looks at it every 1/max_rate seconds: the records appended
-to the run's stream since the last look name the nodes that changed, whose views are read from the
-run's node results and sent as one small `delta` custom message. The full state is a JSON string
-trait, `nodes_json` (ipywidgets walks one str, not thousands of dicts), assigned when a run is
-attached, when its status changes, every FULL_SYNC_EVERY seconds and at the end, so that a view
-that renders later (a page reload, `%pointy show`) starts from it; a new view also says `hello` to
-get a fresh one at the next look. A look sends at most one message, so the front end gets at most
-max_rate messages a second, whatever the size of the pipeline.
+follower (`widget_state.thread_ticker`; in a notebook the session's `SharedTicker`, one thread for
+every widget) looks at it every 1/max_rate seconds: the records appended to the run's stream since
+the last look name the nodes that changed, whose views are read from the run's node results and
+sent as one small `delta` custom message. The full state is a JSON string trait, `nodes_json`
+(ipywidgets walks one str, not thousands of dicts), sent with the comm_open of a widget made with
+its run, assigned when a run is attached later, when its status changes, every FULL_SYNC_EVERY
+seconds and at the end, so that a view that renders later (a page reload, `%pointy show`) starts
+from it; a new view also says `hello` to get a fresh one at the next look. A look sends at most
+one message, so the front end gets at most max_rate messages a second, whatever the size of the
+pipeline.
 
 Threads: looks run on the follower's thread, commands on the kernel's main thread, `finish()` on
 the thread that ran the run. `_follow_lock` serialises looks with attach, detach and finish;
@@ -18,6 +20,7 @@ order is always follow lock, then sync lock.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import pathlib
@@ -89,6 +92,12 @@ def short_repr(value: object) -> str:
     return text if len(text) <= VALUE_LIMIT else text[: VALUE_LIMIT - 1] + "…"
 
 
+@functools.cache
+def static_text(name: str) -> str:
+    """A file of `static/`, read once per process (every widget's comm_open carries it)."""
+    return (_STATIC / name).read_text(encoding="utf-8")
+
+
 def _clip_tail(text: str) -> str:
     return text if len(text) <= OUTPUT_LIMIT else "…" + text[-(OUTPUT_LIMIT - 1) :]
 
@@ -113,8 +122,25 @@ class RunWidget(anywidget.AnyWidget):
     returns False or the handle it returned is cancelled.
     """
 
-    _esm = _STATIC / "widget.js"
-    _css = _STATIC / "widget.css"
+    # anywidget adds `_esm`, `_css` and `_anywidget_id` to each instance with `add_traits`, which
+    # builds a new class per widget (a quarter of a millisecond); declared here they are plain
+    # class traits, and `add_traits` below leaves them alone.
+    _esm = t.Unicode().tag(sync=True)
+    _css = t.Unicode().tag(sync=True)
+    _anywidget_id = t.Unicode("pointy_jupyter.widget.RunWidget").tag(sync=True)
+
+    @t.default("_esm")
+    def _default_esm(self) -> str:
+        return static_text("widget.js")
+
+    @t.default("_css")
+    def _default_css(self) -> str:
+        return static_text("widget.css")
+
+    def add_traits(self, **traits: Any) -> None:
+        new = {name: trait for name, trait in traits.items() if not self.has_trait(name)}
+        if new:
+            super().add_traits(**new)
 
     # The graph JSON of docs/design.md, as a string: ipywidgets walks one str, not 10,000 dicts.
     graph_json = t.Unicode("").tag(sync=True)
@@ -169,11 +195,20 @@ class RunWidget(anywidget.AnyWidget):
         if max_rate <= 0:  # checked once close() (from __del__) has what it needs
             raise ValueError(f"max_rate must be positive, got {max_rate!r}")
         self.interval = 1.0 / max_rate
-        super().__init__(**kwargs)
-        self.controls = self._controls()
-        self.on_msg(self._on_custom_msg)
+        # The first picture travels in the comm_open itself: graph, node table and controls in
+        # one message rather than an open followed by updates.
+        state: dict[str, Any] = {}
+        failure: BaseException | None = None
+        done = True
         if run is not None:
-            self.attach(run)
+            state, done, failure = self._wire(run)
+        state.setdefault("controls", self._controls())
+        super().__init__(**state, **kwargs)
+        self.on_msg(self._on_custom_msg)
+        if failure is not None:
+            self._report(failure)
+        if not done:
+            self._follower = self._ticker(self.interval, self.tick)
 
     # --- run wiring ---------------------------------------------------------------------------
 
@@ -194,26 +229,43 @@ class RunWidget(anywidget.AnyWidget):
     def attach(self, run: Any) -> None:
         """Show `run` from now on (also a run under way or finished) and stop following the last."""
         self.detach()
-        graph = run.graph.to_json()
-        ids = [node["id"] for node in graph.get("nodes", [])]
         with self._follow_lock:
-            self._run, self._reader = run, RunReader(run)
-            self._ids, self._known = ids, frozenset(ids)
+            state, done, failure = self._wire(run)
             with self._sync_lock, self.hold_sync():  # one message: graph and the whole state
-                self._show(graph)
-                self.run_id = run.id
-                self.selected = None
-                self.stale = list(getattr(run, "stale", ()))
-                self.detail = {}
-                self.timeline_json = ""
-                self._run_message = self._live_message = self.message = ""
-                try:
-                    done = self._full_sync()
-                except Exception as exc:  # shown in `message`; the follower's looks try again
-                    self._report(exc)
-                    done = False
+                self._assign(state)
+            if failure is not None:
+                self._report(failure)
             if not done:
                 self._follower = self._ticker(self.interval, self.tick)
+
+    def _wire(self, run: Any) -> tuple[dict[str, Any], bool, Exception | None]:
+        """Take `run` as the one shown: the trait values that show it, whether it has ended, and
+        the error that kept its state from being read (then the graph is still shown, and the
+        follower's looks try again)."""
+        graph = run.graph.to_json()
+        ids = [node["id"] for node in graph.get("nodes", [])]
+        self._run, self._reader = run, RunReader(run)
+        self._ids, self._known = ids, frozenset(ids)
+        self._graph = graph
+        self._run_message = self._live_message = ""
+        stale = list(getattr(run, "stale", ()))
+        state: dict[str, Any] = {
+            "graph_json": _dump(graph),  # the same text again (a re-run) syncs nothing
+            "run_id": run.id,
+            "selected": None,
+            "stale": stale,
+            "detail": {},
+            "timeline_json": "",
+            "message": "",
+        }
+        try:
+            full, done = self._full_state(self._reader, None, stale)
+        except Exception as exc:
+            return state, False, exc
+        state.update(full)
+        if done:
+            self._stop_following()
+        return state, done, None
 
     def show_graph(self, graph: dict[str, Any]) -> None:
         """Draw a graph JSON with no run behind it (a plan): every node pending, no controls."""
@@ -222,7 +274,8 @@ class RunWidget(anywidget.AnyWidget):
         table = pending_table(ids)
         with self._follow_lock, self._sync_lock, self.hold_sync():
             self._ids, self._known, self._table = ids, frozenset(ids), table
-            self._show(graph)
+            self._graph = graph
+            self.graph_json = _dump(graph)
             self.run_id = None
             self.selected = None
             self.detail = {}
@@ -232,10 +285,6 @@ class RunWidget(anywidget.AnyWidget):
             self.dashboard = ""
             self._run_message = self._live_message = self.message = ""
             self.controls = self._controls()
-
-    def _show(self, graph: dict[str, Any]) -> None:
-        self._graph = graph
-        self.graph_json = _dump(graph)  # the same text again (a re-run) syncs nothing
 
     def detach(self) -> None:
         """Stop following the current run and forget it; the picture stays as it is."""
@@ -327,6 +376,18 @@ class RunWidget(anywidget.AnyWidget):
         follower stops. Returns whether the run has ended. Called with the follow lock held."""
         reader = self._reader
         assert reader is not None
+        with self._sync_lock:  # a selection made meanwhile must not be overwritten
+            state, done = self._full_state(reader, self.selected, self.stale)
+            with self.hold_sync():
+                self._assign(state)
+        if done:
+            self._stop_following()
+        return done
+
+    def _full_state(
+        self, reader: RunReader, selected: str | None, stale: list[str]
+    ) -> tuple[dict[str, Any], bool]:
+        """The trait values of the whole state as the run is now, and whether it has ended."""
         done = reader.done  # first: once it is true, every record and result is in place
         reader.skip()
         table = reader.full_table(self._ids)
@@ -334,33 +395,38 @@ class RunWidget(anywidget.AnyWidget):
         message = reader.failure_message(table) or self._live_message
         if done:
             message = end_message(status, reader.crash(), message)
-        nodes_json = _dump({"run": reader.run.id, "now": time.time(), **table})
-        with self._sync_lock, self.hold_sync():
-            self._table = table
-            self.nodes_json = nodes_json
-            if self._timeline_wanted:
-                self._push_timeline(reader)
-            self.status = status
-            self.dashboard = reader.dashboard
-            if message != self._run_message:
-                self._run_message = self.message = message
-            self._live_message = message
-            self.controls = self._controls()
-            if self.selected is not None:
-                self.detail = self._detail(self.selected)
+        state: dict[str, Any] = {
+            "nodes_json": _dump({"run": reader.run.id, "now": time.time(), **table}),
+            "status": status,
+            "dashboard": reader.dashboard,
+            "controls": self._controls_of(status, table, selected, stale),
+        }
+        if self._timeline_wanted:
+            state["timeline_json"] = self._timeline_text(reader)
+        if message != self._run_message:
+            state["message"] = message
+        if selected is not None:
+            state["detail"] = self._detail(selected)
+        self._table = table
+        self._run_message = self._live_message = message
         self._last_full = self._clock()
         self._want_full = False
-        if done:
-            self._stop_following()
-        return done
+        return state, done
 
-    def _push_timeline(self, reader: RunReader) -> None:
+    def _assign(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def _timeline_text(self, reader: RunReader) -> str:
         from pointy_engine.telemetry.timeline import timeline_layout  # only once the tab shows
 
         self._last_timeline = self._clock()
-        layout = timeline_layout(reader.records(), now=None if reader.done else time.time())
+        return _dump(timeline_layout(reader.records(), now=None if reader.done else time.time()))
+
+    def _push_timeline(self, reader: RunReader) -> None:
+        text = self._timeline_text(reader)
         with self._sync_lock:
-            self.timeline_json = _dump(layout)
+            self.timeline_json = text
 
     def show_view(self, view: object) -> None:
         """A view switched between its `graph` and `timeline` tabs."""
@@ -465,11 +531,16 @@ class RunWidget(anywidget.AnyWidget):
         return dict(TableViews(self._table))
 
     def _controls(self) -> dict[str, bool]:
-        states = self._table["state"]
+        return self._controls_of(self.status, self._table, self.selected, self.stale)
+
+    def _controls_of(
+        self, status: str, table: NodeTable, selected: str | None, stale: list[str]
+    ) -> dict[str, bool]:
+        states = table["state"]
         counts = {"failed": states.count("failed"), "cancelled": states.count("cancelled")}
         can_command = self._on_command is not None and self._run is not None
-        controls = controls_for(self.status, counts, self.selected, can_command)
-        controls["rerun_stale"] = controls["rerun_all"] and bool(self.stale)
+        controls = controls_for(status, counts, selected, can_command)
+        controls["rerun_stale"] = controls["rerun_all"] and bool(stale)
         return controls
 
     def _detail(self, node_id: str) -> dict[str, Any]:

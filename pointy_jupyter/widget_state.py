@@ -10,6 +10,8 @@ loop thread, and the work per look is one pass over the new records plus one per
 
 from __future__ import annotations
 
+import heapq
+import logging
 import math
 import threading
 import time
@@ -333,6 +335,112 @@ class _TickThread:
 def thread_ticker(interval: float, tick: Callable[[], bool]) -> Cancellable:
     """Default ticker: a daemon thread, so a follower never blocks kernel shutdown."""
     return _TickThread(interval, tick)
+
+
+class _Follow:
+    """One follower of a `SharedTicker`: its interval, its look, and whether it has stopped."""
+
+    def __init__(self, interval: float, tick: Callable[[], bool]) -> None:
+        self.interval = interval
+        self.tick = tick
+        self.cancelled = False
+        self._stopped = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancelled = True  # dropped by the ticker's thread when its next look comes due
+        self._stopped.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def alive(self) -> bool:
+        return not self._stopped.is_set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the follower to stop (it stops by itself once the run it follows ended)."""
+        self._stopped.wait(timeout)
+
+
+class SharedTicker:
+    """A ticker whose followers all look from one daemon thread, started with the first of them.
+
+    Following a run then costs no thread start, and a follower cancelled before its first look
+    is due (a run that ended at once, the usual cell) never wakes the thread on the cell's path:
+    the thread is woken only when a new look is due before the one it is waiting for.
+    """
+
+    def __init__(self, name: str = "pointy-widget-follower") -> None:
+        self._name = name
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, _Follow]] = []  # a heap of (when, order, follower)
+        self._order = 0
+        self._wakes_at = math.inf  # when the waiting thread looks by itself; -inf: it is busy
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def __call__(self, interval: float, tick: Callable[[], bool]) -> Cancellable:
+        if self._closed:  # the session went away; a widget still wanting to follow gets its own
+            return thread_ticker(interval, tick)
+        follow = _Follow(interval, tick)
+        with self._cond:
+            self._push(time.monotonic() + interval, follow)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+            elif self._due[0][2] is follow and self._due[0][0] < self._wakes_at:
+                self._cond.notify()
+        return follow
+
+    def close(self) -> None:
+        """Stop the thread; followers still looking are stopped with it."""
+        with self._cond:
+            self._closed = True
+            for _, _, follow in self._due:
+                follow.stop()
+            self._due.clear()
+            self._cond.notify()
+
+    def _push(self, when: float, follow: _Follow) -> None:
+        self._order += 1
+        heapq.heappush(self._due, (when, self._order, follow))
+
+    def _loop(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if not self._due:
+                    self._wakes_at = math.inf
+                    self._cond.wait()
+                    continue
+                when, _, follow = self._due[0]
+                if follow.cancelled:
+                    heapq.heappop(self._due)
+                    continue
+                now = time.monotonic()
+                if when > now:
+                    self._wakes_at = when
+                    self._cond.wait(when - now)
+                    continue
+                heapq.heappop(self._due)
+                self._wakes_at = -math.inf  # looking: a new follower needs no wake-up
+                self._cond.release()
+                try:
+                    again = _look_once(follow)
+                finally:
+                    self._cond.acquire()
+                if again and not follow.cancelled and not self._closed:
+                    self._push(time.monotonic() + follow.interval, follow)
+                else:
+                    follow.stop()
+
+
+def _look_once(follow: _Follow) -> bool:
+    """One look; a look that raises stops that follower only, never the thread the others use."""
+    try:
+        return bool(follow.tick())
+    except Exception:
+        logging.getLogger(__name__).exception("Pointy widget follower failed; it stopped")
+        return False
 
 
 # --- pushing streamed text -----------------------------------------------------------------------

@@ -79,6 +79,35 @@ def test_a_later_cell_redefining_an_event_marks_it_and_downstream_stale(nb: Any)
     assert widget.stale == []  # the new run is fresh
 
 
+def test_after_a_cell_only_runs_using_a_rebound_name_are_checked_again(
+    nb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pointy_engine.run import Run
+
+    cell(nb, DEFINE + "def D():\n    return 4\n")
+    for _ in range(3):
+        cell(nb, "%%pointy\nA |-> B")
+    cell(nb, "%%pointy -o d\nD")
+    checked: list[str] = []
+    real = Run.mark_stale
+
+    def counting(run: Run, events: Any) -> set[str]:
+        checked.append(",".join(sorted(run.nodes)))
+        return real(run, events)
+
+    monkeypatch.setattr(Run, "mark_stale", counting)
+    cell(nb, "x = 1")  # no event name bound anew: no run is checked
+    assert checked == []
+    cell(nb, "def D():\n    return 5")
+    assert checked == ["D"]
+    assert nb.user_ns["d"].stale == ["D"]
+    cell(nb, 'def B(previous_result):\n    calls.append("B2")\n    return 0')
+    assert checked == ["D", "A,B", "A,B", "A,B"]
+    assert [c.run.stale for c in nb.magics_manager.registry["PointyMagics"].session.controllers][
+        -4:
+    ] == [["B"], ["B"], ["B"], ["D"]]
+
+
 def test_unload_removes_the_staleness_hook(nb: Any) -> None:
     watcher = nb.magics_manager.registry["PointyMagics"].staleness
     assert watcher in nb.events.callbacks["post_run_cell"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import re
 import sys
@@ -191,6 +192,10 @@ def test_a_failure_shows_in_the_text_and_the_run(ip: Any) -> None:
     assert failed.status == "failed"
     assert failed.nodes["boom"].attempts == 2
     assert failed.nodes["boom"].error.message == "no good"
+    # the lines are printed on the run's loop: its end waits for no listener thread
+    # (as the run history's listener does)
+    assert "TextProgress" in [type(x).__name__ for x in failed.stream.loop_listeners]
+    assert failed.stream.listeners == ()
 
 
 def test_a_redefinition_in_a_later_cell_takes_effect(ip: Any) -> None:
@@ -707,6 +712,45 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     setup = "%load_ext pointy_jupyter\nimport threading\ngate = threading.Event()"
     with running_kernel(tmp_path_factory.mktemp("kernel"), setup) as (manager, client):
         yield manager, client
+
+
+@pytest.mark.slow
+def test_kernel_widget_cell_sends_its_picture_in_few_messages(kernel: Any) -> None:
+    _, client = kernel
+    execute(client, "def one():\n    return 1\ndef two(previous_result):\n    return 2")
+    cell = "%%pointy\none -> two"
+    execute(client, cell)  # the session's shared layout opens with its first widget
+    messages = [m for m in execute(client, cell) if m["mine"]]
+    kinds = [m["msg_type"] for m in messages if m["msg_type"] not in ("status", "execute_input")]
+    # the run widget and the output area under it; the final state; the final snapshot
+    assert kinds == [
+        "comm_open",
+        "display_data",
+        "comm_msg",
+        "update_display_data",
+        "comm_open",
+        "display_data",
+    ]
+    opened = of_type(messages, "comm_open")
+    widget, area = (content["data"]["state"] for content in opened)
+    assert widget["_model_name"] == "AnyModel"
+    assert area["_model_name"] == "OutputModel"
+    assert widget["layout"] == area["layout"]  # one layout model for both, opened before
+    assert widget["layout"].removeprefix("IPY_MODEL_") not in {c["comm_id"] for c in opened}
+    # the comm_open carries the graph and the node table: no update follows to show them
+    assert [node["id"] for node in json.loads(widget["graph_json"])["nodes"]] == ["one", "two"]
+    assert json.loads(widget["nodes_json"])["ids"] == ["one", "two"]
+    assert widget["controls"] == {
+        "rerun_all": False,
+        "rerun_failed": False,
+        "rerun_from": False,
+        "cancel": True,
+        "rerun_stale": False,
+    }
+    (final,) = of_type(messages, "comm_msg")
+    assert final["data"]["method"] == "update"
+    assert json.loads(final["data"]["state"]["nodes_json"])["state"] == ["succeeded"] * 2
+    assert "status='succeeded'" in of_type(messages, "update_display_data")[0]["data"]["text/plain"]
 
 
 @pytest.mark.slow

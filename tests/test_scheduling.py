@@ -166,6 +166,9 @@ def test_a_rerun_is_its_own_row_and_leaves_its_originals_row_alone(tmp_path):
     assert rows[first.id] == before  # the re-run's records did not rewrite it
     assert (rows[first.id]["status"], rows[again.id]["status"]) == ("failed", "succeeded")
     assert rows[again.id]["started"] >= rows[first.id]["ended"]
+    # the history listens on the run's loop: a run's end waits for no listener thread
+    assert len(first.stream.loop_listeners) == 1
+    assert first.stream.listeners == ()
 
 
 FORMS = "'*', lists (a,b), ranges (a-b) and steps (*/n)"

@@ -41,6 +41,7 @@ from pointy_jupyter.widget import (
 )
 from pointy_jupyter.widget_state import (
     RunReader,
+    SharedTicker,
     TableViews,
     Throttle,
     controls_for,
@@ -341,6 +342,47 @@ def test_throttle_rejects_a_non_positive_rate() -> None:
 
 
 # --- RunWidget: following a run ------------------------------------------------------------------
+
+
+def test_a_widget_made_with_its_run_opens_its_comm_with_the_whole_picture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ipywidgets.comm
+
+    opened: list[dict[str, Any]] = []
+    real_create = ipywidgets.comm.create_comm
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        opened.append(kwargs["data"]["state"])
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(ipywidgets.comm, "create_comm", create)
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(RunWidget, "_send", lambda self, msg, buffers=None: sent.append(msg))
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    run.emit_all(example_records())
+    widget = RunWidget(run, on_command=lambda _c: None, clock=FakeClock(), ticker=FakeTicker())
+    state = opened[-1]  # the run widget's own comm_open (its layout opened first)
+    assert json.loads(state["graph_json"]) == EXAMPLE_GRAPH
+    assert state["run_id"] == "r1"
+    assert state["status"] == "failed"
+    assert views(json.loads(state["nodes_json"])) == FINAL_NODES
+    assert state["controls"] == widget.controls
+    assert state["controls"]["rerun_failed"]
+    assert state["message"] == "Score failed: ValueError: score < 0"
+    assert sent == []  # no update after the open
+    assert not widget.following  # the run had ended: no follower
+
+
+def test_a_widget_whose_run_cannot_be_read_still_opens_with_its_graph() -> None:
+    run = FakeRun.of(EXAMPLE_GRAPH)
+    run.stream.records.append(object())  # a record the widget cannot read
+    ticker = FakeTicker()
+    widget = RunWidget(run, clock=FakeClock(), ticker=ticker)
+    assert json.loads(widget.graph_json) == EXAMPLE_GRAPH
+    assert widget.message.startswith("widget error: AttributeError")
+    assert widget.following  # the follower's looks try again
+    assert len(ticker.live) == 1
 
 
 def test_attach_shows_the_graph_with_every_node_pending(harness: Harness) -> None:
@@ -672,6 +714,91 @@ def test_the_follower_thread_follows_a_real_run_live() -> None:
     assert {view["state"] for view in widget.node_views().values()} == {"succeeded"}
     assert "pointy-widget-follower" in senders
     assert widget.last_error is None
+
+
+# --- the shared follower thread ------------------------------------------------------------------
+
+
+def test_a_shared_ticker_runs_every_follower_from_one_thread() -> None:
+    ticker = SharedTicker()
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+    done = {name: threading.Event() for name in seen}
+
+    def looker(name: str) -> Any:
+        def look() -> bool:
+            thread = threading.current_thread()
+            seen[name].append(f"{thread.name} {thread.ident}")
+            if len(seen[name]) == 3:
+                done[name].set()
+                return False  # nothing more to follow
+            return True
+
+        return look
+
+    try:
+        first, second = ticker(0.01, looker("a")), ticker(0.02, looker("b"))
+        assert done["a"].wait(10)
+        assert done["b"].wait(10)
+        first.join(10)
+        second.join(10)
+        assert not first.alive
+        assert not second.alive
+        (thread,) = set(seen["a"] + seen["b"])  # both followers looked from one thread
+        assert thread.startswith("pointy-widget-follower ")
+        assert len(seen["a"]) == len(seen["b"]) == 3
+    finally:
+        ticker.close()
+
+
+def test_a_follower_cancelled_before_its_first_look_never_looks() -> None:
+    ticker = SharedTicker()
+    looks: list[str] = []
+    later = threading.Event()
+    try:
+        ticker(0.02, lambda: bool(looks.append("cancelled"))).cancel()
+        ticker(0.05, lambda: bool(later.set()))
+        assert later.wait(10)
+        assert looks == []
+    finally:
+        ticker.close()
+
+
+def test_a_failing_look_stops_only_its_own_follower(caplog: pytest.LogCaptureFixture) -> None:
+    ticker = SharedTicker()
+    calm = threading.Event()
+    looks = []
+
+    def broken() -> bool:
+        raise RuntimeError("look failed")
+
+    def steady() -> bool:
+        looks.append(1)
+        if len(looks) == 5:
+            calm.set()
+            return False
+        return True
+
+    try:
+        failing = ticker(0.01, broken)
+        ticker(0.01, steady)
+        assert calm.wait(10)
+        failing.join(10)
+        assert not failing.alive
+        assert "Pointy widget follower failed; it stopped" in caplog.text
+    finally:
+        ticker.close()
+
+
+def test_a_closed_ticker_stops_its_followers_and_later_ones_get_a_thread_of_their_own() -> None:
+    ticker = SharedTicker()
+    follower = ticker(30.0, lambda: True)
+    ticker.close()
+    follower.join(10)
+    assert not follower.alive
+    looked = threading.Event()
+    late = ticker(0.01, lambda: bool(looked.set()))
+    assert looked.wait(10)
+    late.cancel()
 
 
 # --- failures never reach the run ----------------------------------------------------------------
@@ -1013,8 +1140,11 @@ def test_format_duration(seconds: float, text: str) -> None:
 
 
 def test_static_files_ship_with_the_package() -> None:
-    assert "export default" in str(RunWidget._esm)
-    assert ".pointy-widget" in str(RunWidget._css)
+    widget = RunWidget()
+    assert "export default" in widget._esm
+    assert ".pointy-widget" in widget._css
+    assert widget.get_state()["_anywidget_id"] == "pointy_jupyter.widget.RunWidget"
+    assert type(widget) is RunWidget  # no class built per instance
 
 
 def test_fixture_graph_matches_the_engine_graph_json() -> None:
