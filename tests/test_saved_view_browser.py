@@ -22,7 +22,7 @@ from pointy_jupyter.saved_view import SAVED_VIEW_MIME
 pytestmark = pytest.mark.browser
 
 NAME = "saved-runs.ipynb"
-SHOTS = Path("/work/briefs/shots/s4-widget")
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "widget"
 CELLS = [
     "%load_ext pointy_jupyter",
     "def load():\n    return 21\n\n\n"

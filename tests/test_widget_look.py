@@ -542,3 +542,101 @@ def test_stale_is_a_striped_outline_unlike_the_dashed_pipe_edge(page: Any, theme
     assert "repeating-linear-gradient" in look["legendImage"]
     ratios = page.evaluate(CONTRAST)
     assert ratios["legend undefined"] >= 4.5  # the stale legend item's text on its background
+
+
+def test_a_picture_and_the_tooltips_show_the_current_states_stale_and_cached_too(
+    page: Any,
+) -> None:
+    ids = ["Load", "Clean", "Score", "Report"]
+    state = chain(ids, "running")
+    nodes = table(ids, "pending", 1, run="r1")
+    nodes["state"] = ["cached", "succeeded", "running", "pending"]
+    nodes["attempts"] = [0, 1, 2, 0]
+    nodes["duration_us"] = [None, 250000, None, None]
+    nodes["started"] = [None, None, 990.0, None]
+    nodes["now"] = 1000.0
+    state["nodes_json"] = json.dumps(nodes)
+    state["stale"] = ["Clean"]
+    page.clock.install(time=1_000_000)
+    page.reload()
+    page.wait_for_function("window.pageReady === true")
+    page.clock.pause_at(2_000_000)
+    mount(page, state)
+
+    page.hover('g.pointy-node[data-node="Score"]')
+    assert page.locator(".pointy-tooltip > div").all_text_contents() == [
+        "Score",
+        "running · ↻2 · 10 s",  # the current attempt's time, as the box says it
+    ]
+    page.hover('g.pointy-node[data-node="Clean"]')
+    assert page.locator(".pointy-tooltip > div").all_text_contents() == [
+        "Clean",
+        "succeeded · 250 ms · stale",
+    ]
+    page.hover('g.pointy-node[data-node="Load"]')
+    assert page.locator(".pointy-tooltip > div").all_text_contents() == ["Load", "cached"]
+
+    with page.expect_download() as svg_download:
+        page.click("button.pointy-zoom-svg")
+    picture = pathlib.Path(svg_download.value.path()).read_text(encoding="utf-8")
+    looks = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('g.pointy-node')].map(g => {
+              const rect = getComputedStyle(g.querySelector('rect'));
+              return [g.dataset.node, {fill: rect.fill, stroke: rect.stroke}]; }))"""
+    )
+    # In the picture, each node's rect is drawn as the widget draws it, stale stripes included.
+    drawn = page.evaluate(
+        """text => { const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+              const out = {};
+              for (const g of doc.querySelectorAll('g[data-node]')) {
+                  const style = g.querySelector('rect').getAttribute('style');
+                  const value = name => style.split(';').find(s => s.startsWith(name + ':'))
+                      .slice(name.length + 1);
+                  out[g.getAttribute('data-node')] = {fill: value('fill'), stroke: value('stroke'),
+                      state: g.getAttribute('data-state')};
+              }
+              const stripes = doc.querySelector('pattern[id^="pointy-stale-stripes-"]');
+              out.stripes = stripes ? '#' + stripes.id : null;
+              return out; }""",
+        picture,
+    )
+    assert {node: drawn[node]["state"] for node in ids} == dict(
+        zip(ids, ["cached", "succeeded", "running", "pending"], strict=True)
+    )
+    for node in ids:
+        assert drawn[node]["fill"] == looks[node]["fill"]
+    assert looks["Clean"]["stroke"].startswith('url("#pointy-stale-stripes-')
+    assert drawn["stripes"] is not None
+    assert drawn["Clean"]["stroke"] == f'url("{drawn["stripes"]}")'
+    assert looks["Load"]["fill"] != looks["Report"]["fill"]  # cached reads unlike pending
+
+    with page.expect_download() as png_download:
+        page.click("button.pointy-zoom-png")
+    png = pathlib.Path(png_download.value.path()).read_bytes()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "picture-stale-cached-export.png").write_bytes(png)
+    # The PNG, decoded in the page: the stale outline has stripes of two colours.
+    colours = page.evaluate(
+        """async bytes => {
+            const blob = new Blob([new Uint8Array(bytes)], {type: 'image/png'});
+            const image = await createImageBitmap(blob);
+            const canvas = document.createElement('canvas');
+            canvas.width = image.width; canvas.height = image.height;
+            const context = canvas.getContext('2d');
+            context.drawImage(image, 0, 0);
+            const g = document.querySelector('g.pointy-node[data-node="Clean"]');
+            const svgBox = document.querySelector('svg.pointy-graph').getBoundingClientRect();
+            const box = g.querySelector('rect').getBoundingClientRect();
+            const scale = image.width / svgBox.width;
+            const y = Math.round((box.top - svgBox.top) * scale);  // the top border
+            const seen = new Set();
+            for (let x = box.left + 10; x < box.right - 10; x++) {
+                const px = context.getImageData(Math.round((x - svgBox.left) * scale), y, 1, 1)
+                    .data;
+                seen.add(px.slice(0, 3).join(','));
+            }
+            return [...seen]; }""",
+        list(png),
+    )
+    assert len(colours) >= 2
+    shoot(page, "picture-stale-cached")

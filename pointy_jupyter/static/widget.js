@@ -543,12 +543,14 @@ function paintNode(el, id, view, retries, elapsed) {
   el.g.setAttribute("aria-label", `${id}, ${view.state}`);
 }
 
-// What the hover tooltip says about a node: full name, state, attempts, duration, first error line.
-function tooltipLines(id, view, error, retries) {
+// What the hover tooltip says about a node: full name, state, attempts, duration (a running
+// node: the time its current attempt has run, as its box says), stale, first error line.
+function tooltipLines(id, view, error, retries, elapsed, stale) {
   const facts = [view.state];
   if (view.attempts > 1) facts.push(attemptsText(view.attempts, retries));
-  const duration = formatDuration(view.duration);
+  const duration = elapsed !== null ? formatElapsed(elapsed * 1000) : formatDuration(view.duration);
   if (duration) facts.push(duration);
+  if (stale) facts.push("stale"); // as the legend says it
   const lines = [id, facts.join(" · ")];
   if (error) lines.push(String(error).split("\n")[0]);
   return lines;
@@ -1095,7 +1097,8 @@ function render({ model, el }) {
     let error = d.node === id ? d.error : null;
     if (!error && view.state === "failed" && (live.message || "").startsWith(`${id} failed: `)) error = live.message.slice(id.length + 9);
     tooltip.replaceChildren();
-    tooltipLines(id, view, error, ctx.retries.get(id)).forEach((line, i) => html("div", i ? "" : "pointy-tooltip-name", tooltip, line));
+    const stale = node.getAttribute("data-stale") === "true";
+    tooltipLines(id, view, error, ctx.retries.get(id), elapsed(id, view), stale).forEach((line, i) => html("div", i ? "" : "pointy-tooltip-name", tooltip, line));
     tooltip.dataset.node = id;
     const box = node.getBoundingClientRect();
     const host = root.getBoundingClientRect();
