@@ -12,13 +12,14 @@ from typing import Any
 import ipywidgets
 
 from .output import printed_text
+from .saved_view import with_saved_view
 
 
 class RunOutput(ipywidgets.Output):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         data = super()._repr_mimebundle_(**kwargs)
         data["text/plain"] = printed_text(self.outputs)
-        return data
+        return with_saved_view(data)
 
     def __repr__(self) -> str:
         return f"RunOutput(outputs={len(self.outputs)})"

@@ -33,6 +33,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from .saved_view import with_saved_view
 from .snapshot import render_snapshot
 from .widget_state import (
     Cancellable,
@@ -601,7 +602,7 @@ class RunWidget(anywidget.AnyWidget):
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/html": self.snapshot_html()}, metadata
+        return with_saved_view({**data, "text/html": self.snapshot_html()}), metadata
 
     def __repr__(self) -> str:
         table = getattr(self, "_table", None)  # traitlets may repr a half-built instance

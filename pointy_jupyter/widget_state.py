@@ -28,8 +28,8 @@ NODE_END_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled", "cac
 
 NodeView = dict[str, Any]  # {"state", "attempts", "duration" (seconds), "descriptor"}
 # Columns of node views, one entry per id: {"ids", "state", "attempts", "duration_us",
-# "descriptor", "started"} (`started`: for a running node, epoch seconds of its first start on
-# the engine's clock, so the front end counts its elapsed time from the kernel's start time).
+# "descriptor", "started"} (`started`: for a running node, epoch seconds when its current attempt
+# started on the engine's clock, so the front end counts its elapsed time from the kernel's time).
 # Columns of plain lists serialise several times faster than a dict per node, and durations in
 # whole microseconds faster than floats.
 NodeTable = dict[str, list[Any]]
@@ -245,6 +245,7 @@ class RunReader:
         self._records: list[Any] | None = records if isinstance(records, list) else None
         self.cursor = 0
         self._all: tuple[list[str], list[Any]] | None = None  # every node, for full tables
+        self._attempt_started: dict[str, tuple[int, float]] = {}  # node -> (attempt, its start)
 
     def records(self) -> Sequence[Any]:
         return self._records if self._records is not None else self.run.records()
@@ -279,14 +280,39 @@ class RunReader:
         return changed
 
     def table(self, ids: list[str]) -> NodeTable:
-        return node_table(ids, self.run.nodes)
+        return self._from_current_attempts(node_table(ids, self.run.nodes))
 
     def full_table(self, ids: list[str]) -> NodeTable:
         """The table of every node. The run's result objects are looked up once: the engine
         updates them in place (a reused result is copied into the run's own)."""
         if self._all is None or self._all[0] is not ids:
             self._all = (ids, list(map(self.run.nodes.__getitem__, ids)))
-        return result_table(ids, self._all[1])
+        return self._from_current_attempts(result_table(ids, self._all[1]))
+
+    def _from_current_attempts(self, table: NodeTable) -> NodeTable:
+        """A retried node's elapsed time counts from its current attempt: the result keeps only
+        the first start, so the start of a later attempt comes from its `running` record."""
+        attempts = table["attempts"]
+        if not attempts or max(attempts) < 2:  # no node was retried: the common case, in C
+            return table
+        started = table["started"]
+        for index, first in enumerate(started):
+            if first is not None and attempts[index] > 1:
+                started[index] = self._attempt_start(table["ids"][index], attempts[index], first)
+        return table
+
+    def _attempt_start(self, node: str, attempt: int, first: float) -> float:
+        known = self._attempt_started.get(node)
+        if known is not None and known[0] == attempt:
+            return known[1]
+        records = self.records()
+        # Newest first: the attempt began recently, so its record is near the end.
+        for index in range(len(records) - 1, -1, -1):
+            record = records[index]
+            if record.node == node and record.attempt == attempt and record.state == "running":
+                self._attempt_started[node] = (attempt, record.time)
+                return record.time
+        return first  # its record is not there (a fake run without records): the first start
 
     def failure_message(self, table: NodeTable) -> str:
         return failure_message(table["ids"], table["state"], self.run.nodes)

@@ -6,7 +6,9 @@ time from the kernel's start time. Reuses test_widget_browser's page and stub mo
 from __future__ import annotations
 
 import json
+import math
 import pathlib
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -15,9 +17,14 @@ import pytest
 import test_widget_browser
 from test_widget_browser import Example, mount, table, widget_state
 from test_widget_look import LUMINANCE, shoot
-from widget_fixtures import example_records, graph_json, rec, wide_group_root
+from widget_fixtures import FakeClock, FakeTicker, example_records, graph_json, rec, wide_group_root
 
+from pointy_engine import RetryPolicy, event
+from pointy_engine.graph import build_graph
+from pointy_engine.plan import Plan
+from pointy_engine.run import Run
 from pointy_jupyter.progress import node_line
+from pointy_jupyter.widget import RunWidget
 
 pytestmark = pytest.mark.browser
 
@@ -143,6 +150,63 @@ def test_elapsed_time_counts_from_the_kernels_start_time(page: Any) -> None:
                       descriptor: [null], started: [930.0]}})"""
     )
     assert page.text_content(sub) == "↻2 · 2m 40s"  # 1090 - 930 on the kernel clock
+
+
+def test_a_retried_node_counts_its_elapsed_time_from_the_current_attempt(page: Any) -> None:
+    page.clock.install(time=1_000_000)
+    page.reload()
+    page.wait_for_function("window.pageReady === true")
+    page.clock.pause_at(2_000_000)
+    second_attempt = threading.Event()
+    gate = threading.Event()
+    tries = []
+
+    @event(retry_policy=RetryPolicy(max_attempts=2, backoff_factor=0.5))  # 0.5 s before retry 2
+    def flaky() -> tuple[bool, int]:
+        tries.append(1)
+        if len(tries) == 1:
+            time.sleep(1.0)  # the first attempt takes a second, then fails
+            raise OSError("busy")
+        gate.wait(10)
+        return True, 1
+
+    def watch(record: Any) -> None:
+        if record.node == "flaky" and record.attempt == 2 and record.state == "running":
+            second_attempt.set()
+
+    plan = Plan(build_graph("flaky * 2"), {"flaky": flaky})
+    run = Run(plan, listeners=[watch])
+    widget = RunWidget(clock=FakeClock(), ticker=FakeTicker())
+    deltas: list[dict[str, Any]] = []
+    original = widget._send
+
+    def keep(msg: dict[str, Any], buffers: list[Any] | None = None) -> None:
+        if msg["method"] == "custom" and msg["content"].get("type") == "delta":
+            deltas.append(msg["content"])
+        original(msg, buffers)
+
+    widget._send = keep  # type: ignore[method-assign]
+    widget.attach(run)
+    mount(page, widget_state(widget))
+    run.start(background=True)
+    try:
+        assert second_attempt.wait(10), "the second attempt never started"
+        widget.tick()  # pending -> running
+        widget.tick()  # the delta with flaky's second attempt
+    finally:
+        gate.set()
+    run.wait(10)
+    delta = deltas[-1]
+    assert delta["nodes"]["attempts"] == [2]
+    page.evaluate("d => window.deliver(d)", delta)
+    page.clock.run_for(3000)
+    starts = [r.time for r in run.records() if r.node == "flaky" and r.state == "running"]
+    assert len(starts) == 2
+    since_attempt = math.floor(round((delta["now"] - starts[1] + 3) * 1000) / 1000)
+    since_first = math.floor(round((delta["now"] - starts[0] + 3) * 1000) / 1000)
+    assert since_first - since_attempt >= 1  # the first attempt and the wait took 1.5 s
+    sub = 'g.pointy-node[data-node="flaky"] .pointy-sub'
+    assert page.text_content(sub) == f"↻2/2 · {since_attempt} s"
 
 
 def show_timeline(page: Any, example: Example) -> None:

@@ -15,6 +15,7 @@ import { listenForChecks, pointyDiagnostics } from './diagnostics';
 import { NEW_FILE_COMMAND, PTY_MIME, registerFileType } from './fileType';
 import { ctrlClickGoto, gotoFromActiveCell, listenForGoto } from './gotoDefinition';
 import { pointyCommentTokens, pointyHighlight, ptyLanguage } from './highlight';
+import { savedViewPlugin } from './savedView';
 
 /** Kept equal to package.json's version (checked by tests/test_labextension_browser.py). */
 export const VERSION = '0.1.0';
@@ -101,4 +102,4 @@ const kernelChecksPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 export { NEW_FILE_COMMAND };
-export default [languagePlugin, fileTypePlugin, gotoPlugin, kernelChecksPlugin];
+export default [languagePlugin, fileTypePlugin, gotoPlugin, kernelChecksPlugin, savedViewPlugin];

@@ -320,7 +320,7 @@ function draw(L, x, y, parent, ctx, follows) {
     case "sequence": {
       let cx = x;
       L.items.forEach((item, i) => {
-        if (i > 0) edge(parent, `M${cx - GAP_X} ${cy}H${cx}`, L.links[i - 1]);
+        if (i > 0) sequenceLink(parent, `M${cx - GAP_X} ${cy}H${cx}`, L.links[i - 1], ctx);
         draw(item, cx, y + (L.h - item.h) / 2, parent, ctx, follows || i < L.items.length - 1);
         cx += item.w + GAP_X;
       });
@@ -383,19 +383,69 @@ function draw(L, x, y, parent, ctx, follows) {
   }
 }
 
-function arrow(parent, x, cy) {
-  svg("path", { class: "pointy-arrow", d: `M${x - 6} ${cy - 4}L${x} ${cy}L${x - 6} ${cy + 4}Z` }, parent);
+// Arrow heads are gathered per parent element and drawn as one path each (see drawArrows): two
+// thousand small paths cost the first frame more than their drawing is worth.
+function arrow(parent, x, cy, ctx) {
+  let heads = ctx.arrows.get(parent);
+  if (!heads) ctx.arrows.set(parent, (heads = []));
+  heads.push(`M${x - 6} ${cy - 4}L${x} ${cy}L${x - 6} ${cy + 4}Z`);
+}
+
+function drawArrows(ctx) {
+  for (const [parent, heads] of ctx.arrows) {
+    parent.insertBefore(svg("path", { class: "pointy-arrow", d: heads.join("") }), parent.firstChild);
+  }
+  ctx.arrows.clear();
+  for (const [parent, byLink] of ctx.links || []) {
+    for (const [link, parts] of byLink) parent.insertBefore(edge(null, parts.join(""), link), parent.firstChild);
+  }
+}
+
+// The link between two items of a sequence. In a long flow wrapped into rows (ctx.links is
+// set), the links of one kind under one parent become one path, as the arrow heads do.
+function sequenceLink(parent, d, link, ctx) {
+  if (!ctx.links) {
+    edge(parent, d, link);
+    return;
+  }
+  let byLink = ctx.links.get(parent);
+  if (!byLink) ctx.links.set(parent, (byLink = new Map()));
+  const key = link || "then";
+  if (!byLink.has(key)) byLink.set(key, []);
+  byLink.get(key).push(d);
+}
+
+// One node's elements, cloned from a template: cheaper than making each element and attribute.
+function nodeTemplate(plan) {
+  // Placeholders keep the attributes in their usual order (a saved picture reads the same).
+  const g = svg("g", { class: "pointy-node", "data-node": "", "data-state": "pending", transform: "", tabindex: 0, role: "button" });
+  svg("rect", { width: 0, height: NODE_H, rx: 6 }, g);
+  svg("text", { class: "pointy-label", x: 0, y: plan ? 23 : 16 }, g); // a plan has no second line
+  return g;
 }
 
 function drawStep(L, x, y, parent, ctx) {
-  if (ctx.drawn++ > 0) arrow(parent, x, y + L.h / 2);
-  const g = svg("g", { class: "pointy-node", "data-node": L.id, "data-state": "pending", transform: `translate(${x},${y})`, tabindex: 0, role: "button" }, parent);
-  svg("rect", { width: L.w, height: L.h, rx: 6 }, g);
-  const label = svg("text", { class: "pointy-label", x: L.w / 2, y: ctx.plan ? 23 : 16 }, g); // a plan has no second line
+  if (ctx.drawn++ > 0) arrow(parent, x, y + L.h / 2, ctx);
+  const g = ctx.nodeTemplate.cloneNode(true);
+  g.setAttribute("data-node", L.id);
+  g.setAttribute("transform", `translate(${x},${y})`);
+  g.firstChild.setAttribute("width", L.w);
+  const label = g.lastChild;
+  label.setAttribute("x", L.w / 2);
   label.textContent = L.label;
   if (L.label !== L.id) g.setAttribute("data-elided", "true");
-  const sub = svg("text", { class: "pointy-sub", x: L.w / 2, y: 30 }, g);
-  ctx.nodeEls.set(L.id, { g, label, sub, x, y, w: L.w, h: L.h });
+  parent.appendChild(g);
+  // The second line is made when it first has something to say: an empty text element still
+  // costs its share of the first frame's layout.
+  ctx.nodeEls.set(L.id, { g, label, sub: null, x, y, w: L.w, h: L.h });
+}
+
+function setSub(el, text) {
+  if (el.sub === null) {
+    if (!text) return;
+    el.sub = svg("text", { class: "pointy-sub", x: el.w / 2, y: 30 }, el.g);
+  }
+  el.sub.textContent = text;
 }
 
 function toggleWords(size) {
@@ -421,7 +471,7 @@ function toggleButton(host, group, expanded, lines) {
 }
 
 function drawCollapsed(L, x, y, parent, ctx) {
-  if (ctx.drawn++ > 0) arrow(parent, x, y + L.h / 2);
+  if (ctx.drawn++ > 0) arrow(parent, x, y + L.h / 2, ctx);
   const g = svg("g", { class: "pointy-group-collapsed", "data-group": L.group, "data-state": "pending", transform: `translate(${x},${y})` }, parent);
   svg("rect", { width: L.w, height: L.h, rx: 8 }, g);
   const host = svg("foreignObject", { class: "pointy-toggle-host", x: 0, y: 0, width: L.w, height: L.h }, g);
@@ -437,8 +487,10 @@ function drawRoot(root, svgEl, ctx, wrapWidth) {
   const layer = svg("g", {}, svgEl);
   if (root.kind !== "sequence" || root.w <= wrapWidth || root.items.length < 2) {
     draw(root, MARGIN, MARGIN, layer, ctx, false);
+    drawArrows(ctx);
     return { w: root.w + 2 * MARGIN, h: root.h + 2 * MARGIN };
   }
+  ctx.links = new Map();
   const rows = [];
   let row = null;
   root.items.forEach((item, i) => {
@@ -464,6 +516,8 @@ function drawRoot(root, svgEl, ctx, wrapWidth) {
     width = Math.max(width, r.w);
     y += r.h + ROW_GAP;
   }
+  drawArrows(ctx);
+  ctx.links = null;
   return { w: width + 2 * MARGIN + 12, h: y - ROW_GAP + MARGIN };
 }
 
@@ -485,16 +539,18 @@ function subText(view, retries, elapsed) {
 function paintNode(el, id, view, retries, elapsed) {
   el.g.setAttribute("data-state", view.state);
   el.g.setAttribute("data-attempts", String(view.attempts || 0));
-  el.sub.textContent = subText(view, retries, elapsed);
+  setSub(el, subText(view, retries, elapsed));
   el.g.setAttribute("aria-label", `${id}, ${view.state}`);
 }
 
-// What the hover tooltip says about a node: full name, state, attempts, duration, first error line.
-function tooltipLines(id, view, error, retries) {
+// What the hover tooltip says about a node: full name, state, attempts, duration (a running
+// node: the time its current attempt has run, as its box says), stale, first error line.
+function tooltipLines(id, view, error, retries, elapsed, stale) {
   const facts = [view.state];
   if (view.attempts > 1) facts.push(attemptsText(view.attempts, retries));
-  const duration = formatDuration(view.duration);
+  const duration = elapsed !== null ? formatElapsed(elapsed * 1000) : formatDuration(view.duration);
   if (duration) facts.push(duration);
+  if (stale) facts.push("stale"); // as the legend says it
   const lines = [id, facts.join(" · ")];
   if (error) lines.push(String(error).split("\n")[0]);
   return lines;
@@ -811,7 +867,8 @@ function render({ model, el }) {
 
   function build() {
     canvas.replaceChildren();
-    ctx = { nodeEls: new Map(), collapsed: new Map(), groupOf: new Map(), arms: [], armsOf: new Map(), retries: new Map(), drawn: 0, plan: !model.get("run_id"), elapsed };
+    ctx = { nodeEls: new Map(), collapsed: new Map(), groupOf: new Map(), arms: [], armsOf: new Map(), retries: new Map(), drawn: 0, plan: !model.get("run_id"), elapsed, arrows: new Map(), links: null };
+    ctx.nodeTemplate = nodeTemplate(ctx.plan);
     selectedEl = null;
     painted = {};
     const graph = live.graph;
@@ -821,23 +878,29 @@ function render({ model, el }) {
       paintStatus();
       return;
     }
+    // Marks for the first-frame test (tests/test_widget_look.py prints where the time goes).
+    performance.mark("pointy-build");
     if (!meter) meter = labelMeter(getComputedStyle(root).fontFamily);
     const layout = measure(graph.root, expanded, meter);
+    performance.mark("pointy-measured");
     const svgEl = svg("svg", { class: "pointy-graph" });
     addStaleStripes(svgEl);
     const wrapWidth = Math.max(480, (el.clientWidth || 1040) - 2 * MARGIN);
     const size = drawRoot(layout, svgEl, ctx, wrapWidth);
+    performance.mark("pointy-drawn");
     natural = size;
     room = wrapWidth + 2 * MARGIN;
     svgEl.setAttribute("viewBox", `0 0 ${size.w} ${size.h}`);
-    canvas.appendChild(svgEl);
-    applyZoom();
     paint(ctx, live.nodes, painted, Object.keys(live.nodes));
     for (const group of ctx.collapsed.values()) paintGroup(group, live.nodes); // also those with no view yet
     for (const arm of ctx.arms) paintArm(arm, live.nodes);
+    performance.mark("pointy-painted");
+    canvas.appendChild(svgEl);
+    applyZoom();
     paintSelected();
     paintStale();
     paintStatus();
+    performance.mark("pointy-built");
   }
 
   function onTable() {
@@ -1034,7 +1097,8 @@ function render({ model, el }) {
     let error = d.node === id ? d.error : null;
     if (!error && view.state === "failed" && (live.message || "").startsWith(`${id} failed: `)) error = live.message.slice(id.length + 9);
     tooltip.replaceChildren();
-    tooltipLines(id, view, error, ctx.retries.get(id)).forEach((line, i) => html("div", i ? "" : "pointy-tooltip-name", tooltip, line));
+    const stale = node.getAttribute("data-stale") === "true";
+    tooltipLines(id, view, error, ctx.retries.get(id), elapsed(id, view), stale).forEach((line, i) => html("div", i ? "" : "pointy-tooltip-name", tooltip, line));
     tooltip.dataset.node = id;
     const box = node.getBoundingClientRect();
     const host = root.getBoundingClientRect();
@@ -1092,7 +1156,7 @@ function render({ model, el }) {
     for (const id of seenStart.keys()) {
       const el = ctx.nodeEls.get(id);
       const view = live.nodes[id];
-      if (el && view) el.sub.textContent = subText(view, ctx.retries.get(id), elapsed(id, view));
+      if (el && view) setSub(el, subText(view, ctx.retries.get(id), elapsed(id, view)));
     }
     if (timeline && views.dataset.view === "timeline") timeline.tick();
   }, 1000);
