@@ -7,6 +7,7 @@ one executor shared by the batch run: a process pool by default (`max_workers`,
 `max_tasks_per_child`), threads, or Dask (`"dask"`, an address, a `distributed.Client`).
 Process pools and threads outlive the batch run (`process_pools.shared_processes`,
 `threads.shared_threads`): the next batch run with the same settings starts on warm workers.
+Events sent to processes or Dask are pickled once per batch run, not once per batch (`shipping`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .pipeline import Pipeline
 from .process_pools import shared_processes
 from .records import Listener
 from .run import Run
+from .shipping import shipping_once
 from .threads import shared_threads
 
 
@@ -196,8 +198,9 @@ class BatchRun:
         except BaseException:
             self._finish([], release, executors)
             raise
-        for _, run in chosen:
-            run.start(background=True)
+        with shipping_once(self.id):  # each run's thread keeps a copy of this context
+            for _, run in chosen:
+                run.start(background=True)
         waiter = threading.Thread(
             target=self._finish,
             args=([run for _, run in chosen], release, executors),
