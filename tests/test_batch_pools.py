@@ -49,9 +49,13 @@ def _pid_or_die(numbers):
 
 def _nap(numbers):
     import time
+    from pathlib import Path
 
-    time.sleep(numbers[0])
-    return numbers[0]
+    seconds, marker = numbers[0]
+    if marker:
+        Path(marker).touch()  # the test sees the nap has started on its worker
+    time.sleep(seconds)
+    return seconds
 
 
 def _gone(pid: int) -> bool:
@@ -126,22 +130,20 @@ def test_a_batch_run_whose_worker_died_leaves_no_broken_pool_behind(
 
 
 def test_work_a_cancelled_batch_run_left_on_its_workers_does_not_hold_up_the_next(
-    fresh_pools: ProcessPools,
+    fresh_pools: ProcessPools, tmp_path: Path
 ) -> None:
-    slow = WhereBatch(numbers=[3, 3, 3, 3]).start(
-        max_workers=2, events={"Pid": _nap}, background=True
-    )
-    _wait_until(lambda: all(s == "running" for s in slow.statuses), "running")
-    time.sleep(0.3)  # the first two naps are on the workers
+    naps = [(4, str(tmp_path / f"nap{i}")) for i in range(4)]
+    slow = WhereBatch(numbers=naps).start(max_workers=2, events={"Pid": _nap}, background=True)
+    _wait_until(lambda: len(list(tmp_path.glob("nap*"))) == 2, "napping on both workers")
     slow.cancel()
     slow.wait(HARD_TIMEOUT)
     assert slow.status == "cancelled"
     started = time.monotonic()
-    quick = WhereBatch(numbers=[0, 0]).execute(max_workers=2, events={"Pid": _nap})
+    quick = WhereBatch(numbers=[(0, ""), (0, "")]).execute(max_workers=2, events={"Pid": _nap})
     took = time.monotonic() - started
     assert quick.status == "succeeded"
     assert quick._running_on is not slow._running_on
-    assert took < 2.5, f"the next batch run waited {took:.1f} s behind abandoned naps"
+    assert took < 3.0, f"the next batch run waited {took:.1f} s behind abandoned naps"
 
 
 class _FakePool(Executor):
