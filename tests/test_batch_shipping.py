@@ -131,14 +131,3 @@ def test_outside_a_batch_run_every_attempt_pickles_the_event() -> None:
         pack(_look_up, PLAIN, {"numbers": [2]}, None)
     assert Table.pickled == 3
     assert current() is None
-
-
-def test_batches_on_dask_ship_their_event_once_too(counted: None, dask_client: Any) -> None:
-    done = LookUpBatch(numbers=list(range(6))).start(
-        executor=dask_client, events={"Find": _look_up}, background=True
-    )
-    done.wait(60.0)
-    assert done.status == "succeeded"
-    assert [size for _, _, size in done.results] == [10 * i for i in range(6)]
-    assert Table.pickled == 1
-    assert "the kernel's" not in {stamp for _, stamp, _ in done.results}
