@@ -5,11 +5,17 @@ Run: `.venv/bin/python benchmarks/bench_batch.py [--repeat N] [--batch-only] [--
 Prints medians, ratios and the load average (the machine is shared: a figure means little
 without it); `--no-preload` starts the fork server as before Pointy preloaded its worker modules:
 
-- a CPU-bound batch of 8 (`BatchPipeline.execute(max_workers=2)`) against the same 8 template
-  runs started one after another inline (`Pipeline().start()`), against a bare
-  `ProcessPoolExecutor(2).map` of the same function (what the machine gives at best, pool start
-  included), and on a pool kept across batch runs (`execute(executors=...)`, what a notebook
-  does); target speedup >= 1.7x on 2 idle cores; interleaved;
+- a CPU-bound batch of 8 (`BatchPipeline.execute(max_workers=2)`, work in `batch_work.py`)
+  against the same 8 template runs started one after another inline (`Pipeline().start()`),
+  beside a bare `ProcessPoolExecutor(2).map` of the same function (the stdlib's forkserver
+  context, as a user would write it), each met three ways: the first batch run of a new
+  interpreter (timed inside it: fork server and pool start included; a script running one
+  batch), the first on a new pool (the fork server already up), and the next batch run on the
+  kept pool (a notebook re-running a batch cell; BatchPipeline keeps its pool, the bare pool is
+  kept by hand). Target speedup >= 1.7x on 2 idle cores; interleaved; where the time went comes
+  from the workers' own timestamps (before the first event, between events, after the last);
+- 16 tiny batches whose event reads a 9 MB global (a notebook's table): the event pickled once
+  per batch run against once per batch, as before;
 - one event per run on the local Dask cluster (`Pipeline().start(executor=client)`) against
   `client.submit(f, x).result()` of the same function on the same cluster; target <= 1.3x;
 - `Make |-> Measure` on Dask where Make returns 50 MB: the value kept on the cluster (default)
@@ -23,12 +29,16 @@ import argparse
 import multiprocessing
 import os
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 
+from batch_work import WORK, Spin
+
 from pointy_engine import BatchPipeline, InputDataField, Pipeline
-from pointy_engine.executors import Executors
+from pointy_engine.process_pools import shared_processes
 
 
 class Crunch(Pipeline):
@@ -42,11 +52,22 @@ class CrunchBatch(BatchPipeline):
     pipeline_template = Crunch
 
 
-def Spin(numbers):  # about 0.5 s of pure-Python arithmetic per batch, on an idle core
-    total = 0
-    for i in range(numbers[0]):
-        total += i * i % 7
-    return total
+TABLE: list[float] = []  # a notebook's big global, read by the event: it travels by value
+
+
+def LookUp(numbers):
+    return TABLE[numbers[0]]
+
+
+class Find(Pipeline):
+    numbers = InputDataField(data_type=list, batch_size=1)
+
+    class Meta:
+        pointy = "LookUp"
+
+
+class FindBatch(BatchPipeline):
+    pipeline_template = Find
 
 
 class Big(Pipeline):
@@ -89,50 +110,161 @@ def _load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
-def bench_batch(repeat: int) -> None:
-    work = [4_000_000] * 8
+def _fresh(kind: str) -> float:
+    """Seconds the first batch run of a new interpreter takes, timed inside it: its fork server
+    and pool start with it (what a script that runs one batch meets)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if kind == "pointy":
+        body = "bench_batch.CrunchBatch(numbers=WORK).execute(max_workers=2, events=EVENTS)"
+    else:
+        body = (
+            "with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context('forkserver')) "
+            "as pool: list(pool.map(Spin, [[n] for n in WORK]))"
+        )
+    code = (
+        f"import sys, time; sys.path.insert(0, {here!r})\n"
+        "import multiprocessing; from concurrent.futures import ProcessPoolExecutor\n"
+        "import bench_batch; from batch_work import Spin, WORK; EVENTS = {'Spin': Spin}\n"
+        f"started = time.perf_counter()\n{body}\nprint(time.perf_counter() - started)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    return float(done.stdout.split()[-1])
+
+
+def _where(started: float, ended: float, values: list[tuple[int, float, float, int]]) -> dict:
+    """Where a parallel batch's wall time went, from the workers' own timestamps: before the
+    first event started, between two events on one worker, after the last one ended."""
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for pid, begin, end, _ in values:
+        spans.setdefault(pid, []).append((begin, end))
+    gaps = [
+        later[0] - earlier[1]
+        for runs in spans.values()
+        for earlier, later in zip(sorted(runs), sorted(runs)[1:], strict=False)
+    ]
+    return {
+        "start": min(begin for _, begin, _, _ in values) - started,
+        "gap": statistics.mean(gaps) if gaps else 0.0,
+        "tail": ended - max(end for _, _, end, _ in values),
+        "work": sum(end - begin for _, begin, end, _ in values) / len(spans),
+    }
+
+
+def bench_batch(repeat: int) -> dict[str, float]:
     events = {"Spin": Spin}
+    spread = [[size] for size in WORK]
+    context = multiprocessing.get_context("forkserver")  # the stdlib's own, as a user writes it
 
     def one_after_another() -> None:
-        for size in work:
+        for size in WORK:
             run = Crunch(numbers=[size]).start(events=events)
             assert run.status == "succeeded"
 
-    def batch() -> None:
-        done = CrunchBatch(numbers=work).execute(max_workers=2, events=events)
+    def batch() -> list[tuple[int, float, float, int]]:
+        done = CrunchBatch(numbers=WORK).execute(max_workers=2, events=events)
         assert done.status == "succeeded"
+        return done.results
 
-    pools = Executors()  # kept across batch runs, as a notebook's session keeps its pools
+    def bare_cold() -> list[tuple[int, float, float, int]]:
+        with ProcessPoolExecutor(2, mp_context=context) as pool:
+            return list(pool.map(Spin, spread))
 
-    def warm_batch() -> None:
-        done = CrunchBatch(numbers=work).execute(max_workers=2, events=events, executors=pools)
-        assert done.status == "succeeded"
+    kept = ProcessPoolExecutor(2, mp_context=context)
 
-    def bare_pool() -> None:
-        # The stdlib's own context: Pointy's hides `__main__` from workers, where Spin lives.
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver")) as pool:
-            list(pool.map(Spin, [[size] for size in work]))
+    def bare_warm() -> list[tuple[int, float, float, int]]:
+        return list(kept.map(Spin, spread))
 
-    batch()  # the first pool start pays for the forkserver
-    warm_batch()
-    timings: dict[str, list[float]] = {"sequential": [], "batch": [], "bare": [], "warm": []}
+    def timed(action) -> tuple[float, dict]:
+        started = time.perf_counter()
+        values = action()
+        ended = time.perf_counter()
+        return ended - started, _where(started, ended, values) if values else {}
+
+    batch()  # the fork server starts once per process: not part of any sample here
+    bare_warm()
+    names = ("sequential", "fresh", "bare fresh", "cold", "bare cold", "warm", "bare warm")
+    times: dict[str, list[float]] = {name: [] for name in names}
+    where: dict[str, list[dict]] = {name: [] for name in names}
     print(_load())
-    for _ in range(repeat):  # interleaved, so all three see the same load
-        timings["sequential"].append(_median(1, one_after_another))
-        timings["batch"].append(_median(1, batch))
-        timings["bare"].append(_median(1, bare_pool))
-        timings["warm"].append(_median(1, warm_batch))
-    pools.shutdown()
-    sequential, parallel, bare, warm = (statistics.median(timings[k]) for k in timings)
+    for _ in range(repeat):  # interleaved, so every case sees the same load
+        times["sequential"].append(timed(lambda: one_after_another() or [])[0])
+        times["fresh"].append(_fresh("pointy"))
+        times["bare fresh"].append(_fresh("bare"))
+        shared_processes.shutdown()  # the next batch run starts a pool of its own
+        for name, action in (("cold", batch), ("bare cold", bare_cold)):
+            took, spent = timed(action)
+            times[name].append(took)
+            where[name].append(spent)
+        for name, action in (("warm", batch), ("bare warm", bare_warm)):  # on the kept pools
+            took, spent = timed(action)
+            times[name].append(took)
+            where[name].append(spent)
+    kept.shutdown()
+    load = _load()
+    medians = {name: statistics.median(samples) for name, samples in times.items()}
+    sequential = medians["sequential"]
     print(
-        f"batch of 8 CPU-bound runs: one after another {sequential:.2f} s, "
-        f"BatchPipeline on 2 processes {parallel:.2f} s, speedup {sequential / parallel:.2f}x "
-        f"(target >= 1.7x); bare ProcessPoolExecutor(2).map {bare:.2f} s, speedup "
-        f"{sequential / bare:.2f}x; BatchPipeline / bare pool {parallel / bare:.2f}x; "
-        f"BatchPipeline on a kept pool (executors=) {warm:.2f} s, speedup "
-        f"{sequential / warm:.2f}x"
+        f"batch of 8 CPU-bound runs, medians of {repeat}: one after another inline "
+        f"{sequential:.2f} s; on 2 processes (speedup = one after another / time, target >= 1.7x):"
+    )
+    rows = (
+        ("first batch run of a new interpreter (a script)", "fresh", "bare fresh"),
+        ("first batch run on a new pool (fork server up)", "cold", "bare cold"),
+        ("next batch run, kept pool (a notebook re-running)", "warm", "bare warm"),
+    )
+    for label, ours, theirs in rows:
+        mine, base = medians[ours], medians[theirs]
+        print(
+            f"  {label:50} BatchPipeline {mine:.2f} s {sequential / mine:.2f}x | bare "
+            f"ProcessPoolExecutor(2).map {base:.2f} s {sequential / base:.2f}x | ratio "
+            f"{mine / base:.2f}x"
+        )
+    print("  where the time went (ms, medians; from the workers' timestamps):")
+    for name in ("cold", "bare cold", "warm", "bare warm"):
+        parts = {key: statistics.median(row[key] for row in where[name]) for key in where[name][0]}
+        print(
+            f"    {name:9} before the first event {parts['start'] * 1e3:6.1f}, between events on "
+            f"a worker {parts['gap'] * 1e3:5.1f}, after the last {parts['tail'] * 1e3:5.1f}, "
+            f"events per worker {parts['work'] * 1e3:6.0f}"
+        )
+    print(load)
+    return medians
+
+
+def bench_shipping(repeat: int) -> None:
+    """A batch of 16 tiny batches whose event reads a 9 MB global, on a kept pool: the event
+    pickled once per batch run (now) against once per batch (before: `shipping.current` made to
+    say "not in a batch run")."""
+    from unittest import mock
+
+    from pointy_engine import shipping
+
+    TABLE[:] = [float(i) for i in range(1_000_000)]
+    events = {"LookUp": LookUp}
+
+    def batch() -> None:
+        done = FindBatch(numbers=list(range(16))).execute(max_workers=2, events=events)
+        assert done.results == [float(i) for i in range(16)]
+
+    def per_batch() -> None:
+        with mock.patch.object(shipping, "current", return_value=None):
+            batch()
+
+    batch()
+    per_batch()
+    once, every = [], []
+    for _ in range(repeat):
+        once.append(_median(1, batch))
+        every.append(_median(1, per_batch))
+    mine, base = statistics.median(once), statistics.median(every)
+    print(
+        f"16 batches reading a 9 MB global, kept pool: event pickled once per batch run "
+        f"{mine:.2f} s, once per batch {base:.2f} s, ratio {mine / base:.2f}x"
     )
     print(_load())
+    TABLE.clear()
 
 
 def bench_dask(repeat: int) -> None:
@@ -216,6 +348,7 @@ def main() -> None:
         multiprocessing.forkserver.set_forkserver_preload([])
     print("fork server preload:", "none" if args.no_preload else "Pointy's worker modules")
     bench_batch(args.repeat)
+    bench_shipping(args.repeat)
     if args.batch_only:
         return
     bench_dask(args.repeat)

@@ -5,14 +5,17 @@ run observers with `name=` the template's class name and `tags={"batch": ..., "i
 telemetry, history and widgets see batches as runs. Batches run side by side; their events run on
 one executor shared by the batch run: a process pool by default (`max_workers`,
 `max_tasks_per_child`), threads, or Dask (`"dask"`, an address, a `distributed.Client`).
+Process pools and threads outlive the batch run (`process_pools.shared_processes`,
+`threads.shared_threads`): the next batch run with the same settings starts on warm workers.
+Events sent to processes or Dask are pickled once per batch run, not once per batch (`shipping`).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import signals
@@ -21,13 +24,15 @@ from .executors import (
     ExecutorInitializerConfig,
     Executors,
     _names_dask_cluster,
-    _process_pool,
-    _thread_pool,
+    _thread_pool_shape,
 )
 from .fields import validate_inputs
 from .pipeline import Pipeline
+from .process_pools import shared_processes
 from .records import Listener
 from .run import Run
+from .shipping import shipping_once
+from .threads import shared_threads
 
 
 class BatchPipeline:
@@ -86,9 +91,11 @@ class BatchPipeline:
 
         `executor` runs every event of every batch: "process" (default), "thread", "dask", a
         Dask address or `distributed.Client`, or an `Executor` instance (never shut down here).
-        With `executors` (an `Executors` the caller keeps and shuts down), the "process" or
-        "thread" pool comes from there and stays up for the next batch run: starting a process
-        pool costs 0.1-0.4 s, as much as a small batch run's whole work.
+        A "process" pool is kept for the next batch run with the same `max_workers` and
+        `max_tasks_per_child` (starting one costs about 0.1 s, a tenth of a small batch run)
+        and shut down after `process_pools.IDLE_TIMEOUT` seconds unused; "thread" pools are
+        the process's shared ones. With `executors` (an `Executors` the caller keeps and shuts
+        down), the "process" or "thread" pool comes from there instead, with no idle timeout.
         """
         config = ExecutorInitializerConfig(
             max_workers=max_workers, max_tasks_per_child=max_tasks_per_child
@@ -184,14 +191,19 @@ class BatchRun:
     def start(self, indexes: Iterable[int], background: bool = False) -> BatchRun:
         for signal in self.batch.listen_to_signals:
             signal.connect(self._heard)
-        pool, owned = self._pool()
-        executors = Executors()
-        chosen = [(i, self._build(i, pool, executors)) for i in indexes]
-        for _, run in chosen:
-            run.start(background=True)
+        pool, release = self._pool()
+        executors = Executors(threads=shared_threads)  # parallel groups' threads: shared ones
+        try:
+            chosen = [(i, self._build(i, pool, executors)) for i in indexes]
+        except BaseException:
+            self._finish([], release, executors)
+            raise
+        with shipping_once(self.id):  # each run's thread keeps a copy of this context
+            for _, run in chosen:
+                run.start(background=True)
         waiter = threading.Thread(
             target=self._finish,
-            args=([run for _, run in chosen], pool if owned else None, executors),
+            args=([run for _, run in chosen], release, executors),
             name=f"pointy-batch-{self.id}",
             daemon=True,
         )
@@ -227,23 +239,26 @@ class BatchRun:
         """The Dask dashboard's address when the batches run on a Dask cluster."""
         return getattr(self._running_on, "dashboard_link", None)
 
-    def _pool(self) -> tuple[Any, bool]:
-        """The executor every event of this batch run uses, and whether this run owns it."""
+    def _pool(self) -> tuple[Any, Callable[[], None] | None]:
+        """The executor every event of this batch run uses, and what gives it back at the end
+        (None: the caller's, left as it is)."""
         executor = self._executor
+        release: Callable[[], None] | None = None
         if executor == "process":
-            pool, owned = _process_pool(self._config), True
+            pool = shared_processes.acquire(self._config)
+            release = functools.partial(shared_processes.release, pool)
         elif executor == "thread":
-            pool, owned = _thread_pool(self._config), True
+            pool = shared_threads.get(*_thread_pool_shape(self._config))
         elif executor == "dask" or _names_dask_cluster(executor):
             from .dask_executor import dask_executor_for, local_dask_executor
 
             # One executor for all batches; shutting it down closes only a client it opened.
             pool = local_dask_executor() if executor == "dask" else dask_executor_for(executor)
-            owned = True
+            release = functools.partial(pool.shutdown, wait=True)
         else:
-            pool, owned = executor, False
+            pool = executor
         self._running_on = pool
-        return pool, owned
+        return pool, release
 
     def _build(self, index: int, pool: Any, executors: Executors) -> Run:
         pipeline = _instance(self._template, self.batch._batches[index])
@@ -270,15 +285,17 @@ class BatchRun:
         with self._lock:
             self.signals.append((name, arguments))
 
-    def _finish(self, runs: list[Run], pool: Executor | None, executors: Executors) -> None:
+    def _finish(
+        self, runs: list[Run], release: Callable[[], None] | None, executors: Executors
+    ) -> None:
         try:
             for run in runs:
                 run.wait()
         finally:
             for signal in self.batch.listen_to_signals:
                 signal.disconnect(self._heard)
-            if pool is not None:
-                pool.shutdown(wait=True)
+            if release is not None:
+                release()
             executors.shutdown()
             self._done.set()
 

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, NamedTuple
 
+from . import shipping
 from .capture import install, set_sink, uninstall
 from .errors import PointyError
 from .events import Outcome
@@ -151,6 +152,7 @@ def invoke_by_value(payload: bytes) -> bytes:
     import cloudpickle
 
     target, style, kwargs, previous, capture = cloudpickle.loads(payload)
+    target = shipping.arrived(target, cloudpickle.loads)
     if capture:  # a worker process runs one event at a time: capture just around it
         install()
         try:
@@ -205,9 +207,24 @@ def _type_name(value: Any) -> str:
 def pack(
     target: Any, style: int, kwargs: dict[str, Any], previous: Any, capture: bool = False
 ) -> bytes:
+    """One attempt's payload for `invoke_by_value`. In a batch run (see `shipping`), the event
+    is pickled once for all its batches and its bytes travel as they are."""
     import cloudpickle
 
-    payload = (target, style, kwargs, previous, capture)
+    shipments = shipping.current()
+    if shipments is not None:
+        shipped = shipments.ship(target, lambda: _dumps(target, target, style))
+        try:
+            return cloudpickle.dumps((shipped, style, kwargs, previous, capture))
+        except Exception:  # the arguments: as one payload below, for the same error as alone
+            pass
+    return _dumps((target, style, kwargs, previous, capture), target, style)
+
+
+def _dumps(payload: Any, target: Any, style: int) -> bytes:
+    """`payload` pickled with the user's modules of `target` by value (see `_user_modules`)."""
+    import cloudpickle
+
     modules = _user_modules(target)
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
@@ -218,12 +235,19 @@ def pack(
         # a connection). Then the worker imports the module instead, as multiprocessing does,
         # unless the module is still being imported: that import would start it all again.
         if not modules or any(_importing(module) for module in modules):
-            raise PointyError(
-                f"{_event_label(target, style)} cannot be sent to a worker process: {problem}"
-            ) from problem
+            raise _unsendable(target, style, problem) from problem
         for module in modules:
             cloudpickle.unregister_pickle_by_value(module)
-        return cloudpickle.dumps(payload)
+        try:
+            return cloudpickle.dumps(payload)
+        except Exception as again:  # not by reference either: say which event, and why
+            raise _unsendable(target, style, again) from again
+
+
+def _unsendable(target: Any, style: int, problem: Exception) -> PointyError:
+    return PointyError(
+        f"{_event_label(target, style)} cannot be sent to a worker process: {problem}"
+    )
 
 
 def _importing(module: Any) -> bool:

@@ -55,8 +55,7 @@ def run_batch_cell(session: Session, options: CellOptions, body: str) -> Any:
             executor=options.executor or "process",
             max_workers=options.max_workers,
             events=session.shell.user_ns,
-            background=True,
-            executors=session.executors,  # the kernel's pools: the next batch cell reuses them
+            background=True,  # its process pool is kept: the next batch run starts on it
         )
     if options.out:
         session.shell.user_ns[options.out] = batch_run

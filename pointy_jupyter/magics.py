@@ -215,9 +215,11 @@ class PointyMagics(Magics):
             self._jobs.close()
         self.staleness.close()
         self.session.close()
+        from pointy_engine.process_pools import shared_processes
         from pointy_engine.threads import shared_threads
 
         shared_threads.shutdown()  # those P().start() in a cell used; the next start rebuilds
+        shared_processes.shutdown(wait=False)  # batch runs' kept workers, likewise
         self.telemetry.close()
         self.diagnostics.close()
         self.history.close()

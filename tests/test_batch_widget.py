@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -224,3 +225,47 @@ def test_batch_cell_mistakes_are_one_line_errors(ip: Any, line: str, message: st
     failure = result.error_in_exec
     assert isinstance(failure, PointyCellError), repr(failure)
     assert str(failure) == message
+
+
+def _pids(numbers):
+    import os
+
+    return os.getpid()
+
+
+def test_batch_cells_share_kept_workers_until_the_extension_is_unloaded(ip: Any) -> None:
+    from pointy_engine.process_pools import shared_processes
+
+    shared_processes.shutdown()
+    ip.user_ns["Check"] = _pids
+    ip.user_ns["Half"] = lambda previous_result: previous_result
+    cell = (
+        '%%pointy --pipeline HalveBatch --input "numbers=[1, 2, 3]" --executor process '
+        "--max-workers 2 -o {}\n#"
+    )
+    for name in ("first", "second"):
+        result, captured = run(ip, cell.format(name))
+        assert result.success, captured.stdout + captured.stderr
+    first, second = ip.user_ns["first"], ip.user_ns["second"]
+    assert second._running_on is first._running_on  # the second cell started no worker
+    pids = {*first.results, *second.results}
+    assert len(pids) <= 2
+    run(ip, "%unload_ext pointy_jupyter")
+    try:
+        assert shared_processes.pools() == {}
+        deadline = time.monotonic() + WAIT
+        while not all(_gone(pid) for pid in pids):
+            assert time.monotonic() < deadline, f"workers {pids} still alive after unload"
+            time.sleep(0.05)
+    finally:
+        run(ip, "%load_ext pointy_jupyter")  # the fixture unloads it again
+
+
+def _gone(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False

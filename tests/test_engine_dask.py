@@ -277,3 +277,43 @@ def test_a_kept_value_that_is_gone_fails_the_next_attempt_with_a_clear_error(
             r"fetched: " + reasons[label],
             error.message,
         ), (where, error.message)
+
+
+class _Counted:
+    """A global an event reads: counts how often the kernel pickles it."""
+
+    pickled = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        _Counted.pickled += 1
+        return _Counted, ()
+
+
+COUNTED = _Counted()
+
+
+def _times_ten(numbers):
+    assert isinstance(COUNTED, _Counted)
+    return numbers[0] * 10
+
+
+def test_batches_on_dask_pickle_their_event_once_per_batch_run(dask_client: Any) -> None:
+    from pointy_engine import BatchPipeline
+
+    class Tens(Pipeline):
+        numbers = InputDataField(data_type=list, batch_size=1)
+
+        class Meta:
+            pointy = "Times"
+
+    class TensBatch(BatchPipeline):
+        pipeline_template = Tens
+
+    _Counted.pickled = 0
+    done = TensBatch(numbers=list(range(6))).start(
+        executor=dask_client, events={"Times": _times_ten}, background=True
+    )
+    done.wait(HARD_TIMEOUT)
+    assert done.status == "succeeded"
+    assert done.results == [10 * i for i in range(6)]
+    assert _Counted.pickled == 1  # one pickle for the six batches (see pointy_engine.shipping)
