@@ -54,7 +54,7 @@ from .states import (
     SUCCEEDED,
     RerunMode,
 )
-from .submit import STILL_RUNNING, Submitter
+from .submit import Submitter
 
 _CANCEL = object()  # the inbox message that asks the loop to cancel
 
@@ -683,14 +683,15 @@ class Run:
         self._cancelled = self._halted = True
         self._timers.clear()
         self._retrying = 0
-        still_running = self._submitter.cancel_all()
+        notes = self._submitter.cancel_all()  # what became of bodies already running
         self._ready.clear()
         for result in self.nodes.values():
             if result.state in (RUNNING, RETRYING, PENDING):
                 result.state = CANCELLED
                 result.finished = self._now()
-                if result.id in still_running:
-                    result.error = ErrorInfo("Cancelled", f"cancelled; {STILL_RUNNING}", "")
+                note = notes.get(result.id)
+                if note:
+                    result.error = ErrorInfo("Cancelled", f"cancelled; {note}", "")
                 self._emit(result.id, result.event, result.attempts, CANCELLED, "", result.error)
 
     def _finish(self, crash: ErrorInfo | None = None) -> None:
