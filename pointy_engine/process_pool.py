@@ -81,6 +81,7 @@ class _Generation:
         self.started: dict[int, int] = {}  # call number -> pid of the worker running it
         self.abandoned: set[int] = set()  # live calls given up on
         self.killed: set[int] = set()
+        self.manager: threading.Thread | None = None  # the pool's own thread, once retired
         self.retired = False  # takes no new calls
         self.sealed = False  # and knows every call that started on it
         self._unread = b""
@@ -302,6 +303,8 @@ class ProcessPool(Executor):
                 generation.read_starts()
                 generation.sealed = True
             # Calls not yet given to a worker are cancelled, and so move to the new generation.
+            # The stdlib forgets its thread at shutdown: kept, so `shutdown(wait=True)` can wait.
+            generation.manager = getattr(generation.pool, "_executor_manager_thread", None)
             generation.pool.shutdown(wait=False, cancel_futures=True)
         notes: list[tuple[int, str] | None] = []
         kills: set[int] = set()
@@ -338,6 +341,9 @@ class ProcessPool(Executor):
             self._current = None
         for generation in generations:
             generation.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+            manager = generation.manager
+            if wait and manager is not None and manager is not threading.current_thread():
+                manager.join()  # a retired generation ends once its last call settled
 
 
 def stop_attempts(futures: Iterable[Any]) -> list[tuple[int, str] | None]:

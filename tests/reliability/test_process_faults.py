@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import reliability_checks as checks
-from engine_support import run_flow
+from engine_support import make_run, run_flow
 
 from pointy_engine import RetryPolicy, event
 
@@ -64,3 +65,118 @@ def test_the_fault_check_sees_an_unexpected_outcome_and_a_live_child(monkeypatch
         child.kill()
         child.wait()
     assert child.pid not in checks._live_children()
+
+
+@event(
+    executor="process",
+    executor_config={"max_workers": 1},
+    timeout=0.5,
+    retry_policy=RetryPolicy(max_attempts=3),
+)
+def Endless():
+    time.sleep(60)
+    return True, "never"
+
+
+@event(executor="process", executor_config={"max_workers": 1})
+def AfterEndless():
+    return True, os.getpid()
+
+
+HARD_LIMIT = 60  # s: a test that has not ended by then fails instead of hanging the suite
+
+
+def _ended(run):
+    try:
+        run.wait(HARD_LIMIT)
+    finally:
+        run.cancel()  # a no-op once done; otherwise nothing outlives a failing test
+    return run
+
+
+def _settled_children(before: set[int]) -> set[int]:
+    """Children not in `before` still alive once pools had time to end (shutdown is async)."""
+    deadline = time.monotonic() + 10
+    while checks._live_children() - before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return checks._live_children() - before
+
+
+def test_a_timed_out_process_body_is_stopped_and_each_retry_gets_a_new_worker_at_once():
+    # max_workers=1 and a body that would hold its worker for a minute: each of the 3 attempts
+    # times out after 0.5 s, its worker is killed, and the next one starts on a new worker.
+    make_run("AfterEndless", {"AfterEndless": AfterEndless}).start()  # fork server up first
+    before = checks._live_children()
+    started = time.monotonic()
+    run = _ended(
+        make_run(
+            "Endless -> AfterEndless", {"Endless": Endless, "AfterEndless": AfterEndless}
+        ).start(background=True)
+    )
+    elapsed = time.monotonic() - started
+    # 3 timeouts of 0.5 s, plus starting 4 workers: well under 5 s even on a loaded machine.
+    assert elapsed < 3 * 0.5 + 3.5, elapsed
+    assert (run.nodes["Endless"].state, run.nodes["AfterEndless"].state) == ("failed", "succeeded")
+    ended = [r for r in run.records() if r.node == "Endless" and r.state in ("retrying", "failed")]
+    pids = [int(r.worker.removeprefix("pid:")) for r in ended]
+    assert [str(r.error) for r in ended] == [
+        f"TimeoutError: event 'Endless' timed out after 0.5 s; its worker process {pid} was stopped"
+        for pid in pids
+    ]
+    assert len({*pids, run.values["AfterEndless"]}) == 4  # a new worker each time
+    assert _settled_children(before) == set()
+
+
+@event(executor="process", executor_config={"max_workers": 2}, timeout=0.3)
+def Stuck():
+    time.sleep(60)
+
+
+@event(executor="process", executor_config={"max_workers": 2})
+def Beside():
+    time.sleep(1.0)
+    return True, "beside"
+
+
+def test_a_timed_out_body_does_not_fail_the_attempt_running_beside_it_on_its_pool():
+    make_run("Beside", {"Beside": lambda: True}).start()
+    before = checks._live_children()
+    run = _ended(
+        make_run("Stuck || Beside", {"Stuck": Stuck, "Beside": Beside}).start(background=True)
+    )
+    assert (run.nodes["Beside"].state, run.values["Beside"]) == ("succeeded", "beside")
+    error = run.nodes["Stuck"].error
+    pid = run.nodes["Stuck"].worker.removeprefix("pid:")
+    # Beside was running (stopped once it ended) or, on a slow start, not yet (moved on).
+    assert error.message in (
+        f"event 'Stuck' timed out after 0.3 s; its worker process {pid} is stopped once the "
+        "other calls running on its pool end",
+        f"event 'Stuck' timed out after 0.3 s; its worker process {pid} was stopped",
+    )
+    assert _settled_children(before) == set()
+
+
+def test_cancelling_a_run_stops_the_process_body_it_was_running(tmp_path):
+    marker = tmp_path / "started"
+
+    @event(executor="process")
+    def Running():
+        marker.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    make_run("AfterEndless", {"AfterEndless": AfterEndless}).start()
+    before = checks._live_children()
+    run = make_run("Running -> AfterEndless", {"Running": Running, "AfterEndless": AfterEndless})
+    run.start(background=True)
+    deadline = time.monotonic() + HARD_LIMIT
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.cancel()
+    _ended(run)
+    pid = int(marker.read_text())
+    assert run.status == "cancelled"
+    assert (run.nodes["Running"].error.type, run.nodes["Running"].error.message) == (
+        "Cancelled",
+        f"cancelled; its worker process {pid} was stopped",
+    )
+    assert _settled_children(before) == set()
