@@ -8,8 +8,9 @@
   descriptors after warm-up against the end;
 - the run history's writer SIGKILLed 50 times at random moments: integrity and committed runs;
 - process faults by kind, 10 trials each (os._exit, SIGKILL, raise in the worker, an unpicklable
-  return value, a timeout): the node fails with its own error, the next process event runs, no
-  worker process is left;
+  return value, a timeout): the node fails with its own error, the next process event runs, the
+  timed-out body's worker is stopped (its minute-long sleep never finishes), no worker process
+  is left;
 - 1,000 Ctrl-C (SIGINT) trials at random moments of a run: cancelled or already ended, no thread left.
 
 `tests/reliability/` runs the same checks small, in CI (`benchmarks/reliability_checks.py`).
@@ -106,6 +107,7 @@ MUST_BE_ZERO = (
     "history corrupt after kill -9",
     "history committed runs lost",
     *(f"faults not as expected: {kind}" for kind in checks.FAULT_KINDS),
+    "timed-out workers alive 1 s after their run",
     "fault trials leaked processes",
     "ctrl-c runs not as expected",
     "ctrl-c leaked threads",

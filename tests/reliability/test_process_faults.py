@@ -48,6 +48,7 @@ def test_every_fault_kind_fails_its_node_plainly_and_leaves_no_worker_process():
     # ten times each in scripts/reliability.
     figures = checks.process_faults(1)
     assert figures["fault trials leaked processes"] == 0, figures
+    assert figures["timed-out workers alive 1 s after their run"] == 0, figures
     for kind in checks.FAULT_KINDS:
         assert figures[f"faults injected: {kind}"] == 1
         assert figures[f"faults not as expected: {kind}"] == 0, kind
