@@ -462,6 +462,61 @@ def process_faults(trials_per_kind: int) -> dict[str, Any]:
     return figures
 
 
+# ----- stopping stuck calls of a process pool while others run beside them --------------------
+
+
+def pool_stops(rounds: int, seed: int = 21, workers: int = 2) -> dict[str, Any]:
+    """Rounds of 1-6 calls on one `ProcessPool` of `workers`, about a third of them stuck (a
+    minute's sleep) and given up on after a random 0-80 ms, as a timeout or a cancel does. Every
+    other call must return its own value (no BrokenProcessPool from a stopped neighbour); every
+    stopped worker must end; no process is left once the pool is shut down."""
+    from pointy_engine.executors import _process_context
+    from pointy_engine.process_pool import ProcessPool, stop_attempts
+
+    rng = random.Random(seed)
+    pool = ProcessPool(max_workers=workers, mp_context=_process_context())
+    pool.submit(sum, range(1)).result()  # the fork server is up before counting
+    children_before = _live_children()
+    stopped = failed = 0
+    stopped_workers: set[int] = set()
+    try:
+        for _ in range(rounds):
+            calls = []
+            for _ in range(rng.randint(1, 6)):
+                if rng.random() < 0.3:
+                    calls.append((pool.submit(time.sleep, 60), None))
+                else:
+                    size = rng.randint(1, 400_000)  # up to a few ms of work beside the stuck
+                    calls.append((pool.submit(sum, range(size)), size * (size - 1) // 2))
+            time.sleep(rng.uniform(0, 0.08))
+            stuck = [future for future, expected in calls if expected is None]
+            for note in stop_attempts(stuck):
+                stopped += 1
+                if note is not None:
+                    stopped_workers.add(note[0])
+            for future, expected in calls:
+                if expected is None:
+                    continue
+                try:
+                    failed += future.result(30) != expected
+                except Exception as error:
+                    failed += 1
+                    print(f"pool stops: {type(error).__name__}: {error}", file=sys.stderr)
+    finally:
+        pool.shutdown(wait=True)
+    alive = sum(_still_alive(pid, within=2.0) for pid in stopped_workers)
+    deadline = time.monotonic() + 10
+    while _live_children() - children_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {
+        "pool stop rounds": rounds,
+        "stuck calls stopped": stopped,
+        "calls beside stopped ones failed or wrong": failed,
+        "stopped workers alive 2 s later": alive,
+        "pool stop leaked processes": len(_live_children() - children_before),
+    }
+
+
 # ----- Ctrl-C at random points of a run ------------------------------------------------------
 
 

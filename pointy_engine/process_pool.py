@@ -113,6 +113,10 @@ class _Generation:
             if acquired:
                 lock.release()
 
+    def over(self) -> bool:
+        """A retired generation with no calls left and its pool's thread ended."""
+        return not self.live and (self.manager is None or not self.manager.is_alive())
+
     def running_beside(self) -> bool:
         """Whether a call not given up on is running here."""
         return any(n in self.started for n in self.live if n not in self.abandoned)
@@ -211,7 +215,7 @@ class ProcessPool(Executor):
         # Never held while calling into a generation's pool (its own threads take this lock).
         self._lock = threading.RLock()
         self._current: _Generation | None = None
-        self._retired: set[_Generation] = set()  # until their last call settles
+        self._retired: set[_Generation] = set()  # until they are over
         self._numbers = itertools.count(1)
         self._closed = False
 
@@ -224,6 +228,9 @@ class ProcessPool(Executor):
         """Put `future`'s call on the current generation (building one if needed)."""
         while True:
             with self._lock:
+                if future._given_up:  # while it moved from a retired generation
+                    Future.cancel(future)
+                    return
                 if self._closed:
                     raise RuntimeError("cannot schedule new futures after shutdown")
                 generation = self._current
@@ -255,6 +262,19 @@ class ProcessPool(Executor):
     ) -> None:
         """A call on `generation` ended (on that generation's thread, or where it was
         cancelled): move it on if it never ran there, stop stuck workers once they are alone."""
+        try:
+            self._follow(generation, number, future, inner)
+        except BaseException as error:  # a callback's error would be logged and lost
+            with contextlib.suppress(Exception):  # whoever waits gets it instead of hanging
+                if not future.running():
+                    future.set_running_or_notify_cancel()
+                if not future.done():
+                    future.set_exception(error)
+            raise
+
+    def _follow(
+        self, generation: _Generation, number: int, future: PoolFuture, inner: Future[Any]
+    ) -> None:
         with self._lock:
             generation.read_starts()
             started = generation.started.pop(number, None) is not None
@@ -263,8 +283,6 @@ class ProcessPool(Executor):
             kills: set[int] = set()
             if generation.retired:
                 kills = generation.stuck_workers()
-                if not generation.live:
-                    self._retired.discard(generation)
             move = (
                 generation.retired
                 and not future._given_up
@@ -293,6 +311,9 @@ class ProcessPool(Executor):
                 generation.abandoned.add(future._number)
                 if not generation.retired:
                     generation.retired = True
+                    # The stdlib forgets its thread at shutdown: kept, for shutdown(wait=True).
+                    generation.manager = getattr(generation.pool, "_executor_manager_thread", None)
+                    self._retired = {old for old in self._retired if not old.over()}
                     self._retired.add(generation)
                     if self._current is generation:
                         self._current = None
@@ -303,8 +324,6 @@ class ProcessPool(Executor):
                 generation.read_starts()
                 generation.sealed = True
             # Calls not yet given to a worker are cancelled, and so move to the new generation.
-            # The stdlib forgets its thread at shutdown: kept, so `shutdown(wait=True)` can wait.
-            generation.manager = getattr(generation.pool, "_executor_manager_thread", None)
             generation.pool.shutdown(wait=False, cancel_futures=True)
         notes: list[tuple[int, str] | None] = []
         kills: set[int] = set()

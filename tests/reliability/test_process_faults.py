@@ -54,6 +54,15 @@ def test_every_fault_kind_fails_its_node_plainly_and_leaves_no_worker_process():
         assert figures[f"faults not as expected: {kind}"] == 0, kind
 
 
+def test_stuck_calls_stopped_on_a_pool_leave_the_calls_beside_them_alone():
+    # 200 rounds in scripts/reliability.
+    figures = checks.pool_stops(15)
+    assert figures["stuck calls stopped"] > 0, figures
+    assert figures["calls beside stopped ones failed or wrong"] == 0, figures
+    assert figures["stopped workers alive 2 s later"] == 0, figures
+    assert figures["pool stop leaked processes"] == 0, figures
+
+
 def test_the_fault_check_sees_an_unexpected_outcome_and_a_live_child(monkeypatch):
     monkeypatch.setitem(checks.FAULT_KINDS, "raise in worker", (checks.RaisesInWorker, "KeyError"))
     assert checks.fault_outcome("raise in worker") == (
