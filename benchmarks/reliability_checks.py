@@ -249,10 +249,17 @@ def soak_scheduled(count: int, warmup: int, interval: float = 0.005) -> dict[str
                 if index + 1 == warmup:
                     gc.collect()
                     samples.append(resources())
-            scheduler.job("Soak").pause()
-            time.sleep(0.05)  # let the last firing's run end before sampling
+            job = scheduler.job("Soak")
+            job.pause()
+            # The last firing's Join released `done` before its run ended: wait for the run to
+            # end, not for a guessed time (a loaded machine takes longer).
+            _wait_until(lambda: job.current_run is None, within=30)
             gc.collect()
             samples.append(resources())
+            # History rows come through a record listener, which may lag behind on a loaded
+            # machine: a run is lost only if its row never comes.
+            kept = warmup + count
+            _wait_until(lambda: _succeeded_in(scheduler) >= kept, within=30)
             statuses = scheduler.history()["status"].value_counts()
         after = settled_resources(before[1])
     memory, threads, fds = _growth(samples)
@@ -268,6 +275,16 @@ def soak_scheduled(count: int, warmup: int, interval: float = 0.005) -> dict[str
         "scheduled leaked threads": max(0, after[1] - before[1]),
         "scheduled leaked fds": max(fds, 0, after[2] - before[2]),
     }
+
+
+def _wait_until(condition: Any, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _succeeded_in(scheduler: Any) -> int:
+    return int((scheduler.history()["status"] == "succeeded").sum())
 
 
 def _counting(done: threading.Semaphore) -> Any:
