@@ -249,10 +249,17 @@ def soak_scheduled(count: int, warmup: int, interval: float = 0.005) -> dict[str
                 if index + 1 == warmup:
                     gc.collect()
                     samples.append(resources())
-            scheduler.job("Soak").pause()
-            time.sleep(0.05)  # let the last firing's run end before sampling
+            job = scheduler.job("Soak")
+            job.pause()
+            # The last firing's Join released `done` before its run ended: wait for the run to
+            # end, not for a guessed time (a loaded machine takes longer).
+            _wait_until(lambda: job.current_run is None, within=30)
             gc.collect()
             samples.append(resources())
+            # History rows come through a record listener, which may lag behind on a loaded
+            # machine: a run is lost only if its row never comes.
+            kept = warmup + count
+            _wait_until(lambda: _succeeded_in(scheduler) >= kept, within=30)
             statuses = scheduler.history()["status"].value_counts()
         after = settled_resources(before[1])
     memory, threads, fds = _growth(samples)
@@ -268,6 +275,16 @@ def soak_scheduled(count: int, warmup: int, interval: float = 0.005) -> dict[str
         "scheduled leaked threads": max(0, after[1] - before[1]),
         "scheduled leaked fds": max(fds, 0, after[2] - before[2]),
     }
+
+
+def _wait_until(condition: Any, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _succeeded_in(scheduler: Any) -> int:
+    return int((scheduler.history()["status"] == "succeeded").sum())
 
 
 def _counting(done: threading.Semaphore) -> Any:
@@ -379,14 +396,10 @@ def ReturnsUnpicklable():
     return True, threading.Lock()
 
 
-TIMED_OUT_BODY_SECONDS = 1.0
-
-
 @event(executor="process", timeout=0.3)
 def OverItsTimeout():
-    # The run gives up after 0.3 s, but the engine does not stop the worker: it finishes this
-    # body first (reported as its own figure). Longer, it would hold up interpreter exit.
-    time.sleep(TIMED_OUT_BODY_SECONDS)
+    # The run gives up after 0.3 s and kills the worker: nothing waits for this minute.
+    time.sleep(60)
     return True, "too late"
 
 
@@ -409,6 +422,10 @@ FAULT_KINDS: dict[str, tuple[Any, str]] = {
 
 def fault_outcome(kind: str) -> str:
     """'as expected', or what happened instead, for one trial of fault `kind`."""
+    return _fault_trial(kind)[0]
+
+
+def _fault_trial(kind: str) -> tuple[str, Run]:
     fault, error_type = FAULT_KINDS[kind]
     plan = Plan(
         build_graph("Fault -> AfterTheFault"), {"Fault": fault, "AfterTheFault": AfterTheFault}
@@ -418,8 +435,16 @@ def fault_outcome(kind: str) -> str:
     seen = (run.status, node.state, node.error.type if node.error else None)
     after = run.nodes["AfterTheFault"].state
     if seen == ("failed", "failed", error_type) and after == "succeeded":
-        return "as expected"
-    return f"{seen}, then AfterTheFault {after}"
+        return "as expected", run
+    return f"{seen}, then AfterTheFault {after}", run
+
+
+def _still_alive(pid: int, within: float) -> bool:
+    """Whether process `pid` is alive `within` seconds from now (SIGKILL is not instant)."""
+    deadline = time.monotonic() + within
+    while pid in _live_children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pid in _live_children()
 
 
 def process_faults(trials_per_kind: int) -> dict[str, Any]:
@@ -429,28 +454,84 @@ def process_faults(trials_per_kind: int) -> dict[str, Any]:
     children_before = _live_children()
     trials = dict.fromkeys(FAULT_KINDS, 0)
     unexpected = dict.fromkeys(FAULT_KINDS, 0)
-    still_running_after_timeout = 0
+    timed_out_alive = 0
     for _ in range(trials_per_kind):
         for kind in FAULT_KINDS:
-            outcome = fault_outcome(kind)
-            if kind == "timeout":
-                still_running_after_timeout += bool(_live_children() - children_before)
+            outcome, run = _fault_trial(kind)
+            worker = run.nodes["Fault"].worker
+            if kind == "timeout" and worker.startswith("pid:"):
+                # Its body sleeps a minute: alive a second after its run, it was not stopped.
+                timed_out_alive += _still_alive(int(worker[4:]), within=1.0)
             trials[kind] += 1
             if outcome != "as expected":
                 unexpected[kind] += 1
                 print(f"fault {kind}: {outcome}", file=sys.stderr)
-    # Pools shut down asynchronously, and a timed-out body runs on: a worker there after that
-    # is left behind.
-    deadline = time.monotonic() + TIMED_OUT_BODY_SECONDS + 10
+    # Pools shut down asynchronously: a worker still there after that is left behind.
+    deadline = time.monotonic() + 10
     while _live_children() - children_before and time.monotonic() < deadline:
         time.sleep(0.05)
     figures: dict[str, Any] = {}
     for kind in FAULT_KINDS:
         figures[f"faults injected: {kind}"] = trials[kind]
         figures[f"faults not as expected: {kind}"] = unexpected[kind]
-    figures["worker processes alive as a timed-out run returned"] = still_running_after_timeout
+    figures["timed-out workers alive 1 s after their run"] = timed_out_alive
     figures["fault trials leaked processes"] = len(_live_children() - children_before)
     return figures
+
+
+# ----- stopping stuck calls of a process pool while others run beside them --------------------
+
+
+def pool_stops(rounds: int, seed: int = 21, workers: int = 2) -> dict[str, Any]:
+    """Rounds of 1-6 calls on one `ProcessPool` of `workers`, about a third of them stuck (a
+    minute's sleep) and given up on after a random 0-80 ms, as a timeout or a cancel does. Every
+    other call must return its own value (no BrokenProcessPool from a stopped neighbour); every
+    stopped worker must end; no process is left once the pool is shut down."""
+    from pointy_engine.executors import _process_context
+    from pointy_engine.process_pool import ProcessPool, stop_attempts
+
+    rng = random.Random(seed)
+    pool = ProcessPool(max_workers=workers, mp_context=_process_context())
+    pool.submit(sum, range(1)).result()  # the fork server is up before counting
+    children_before = _live_children()
+    stopped = failed = 0
+    stopped_workers: set[int] = set()
+    try:
+        for _ in range(rounds):
+            calls = []
+            for _ in range(rng.randint(1, 6)):
+                if rng.random() < 0.3:
+                    calls.append((pool.submit(time.sleep, 60), None))
+                else:
+                    size = rng.randint(1, 400_000)  # up to a few ms of work beside the stuck
+                    calls.append((pool.submit(sum, range(size)), size * (size - 1) // 2))
+            time.sleep(rng.uniform(0, 0.08))
+            stuck = [future for future, expected in calls if expected is None]
+            for note in stop_attempts(stuck):
+                stopped += 1
+                if note is not None:
+                    stopped_workers.add(note[0])
+            for future, expected in calls:
+                if expected is None:
+                    continue
+                try:
+                    failed += future.result(30) != expected
+                except Exception as error:
+                    failed += 1
+                    print(f"pool stops: {type(error).__name__}: {error}", file=sys.stderr)
+    finally:
+        pool.shutdown(wait=True)
+    alive = sum(_still_alive(pid, within=2.0) for pid in stopped_workers)
+    deadline = time.monotonic() + 10
+    while _live_children() - children_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {
+        "pool stop rounds": rounds,
+        "stuck calls stopped": stopped,
+        "calls beside stopped ones failed or wrong": failed,
+        "stopped workers alive 2 s later": alive,
+        "pool stop leaked processes": len(_live_children() - children_before),
+    }
 
 
 # ----- Ctrl-C at random points of a run ------------------------------------------------------

@@ -8,8 +8,11 @@
   descriptors after warm-up against the end;
 - the run history's writer SIGKILLed 50 times at random moments: integrity and committed runs;
 - process faults by kind, 10 trials each (os._exit, SIGKILL, raise in the worker, an unpicklable
-  return value, a timeout): the node fails with its own error, the next process event runs, no
-  worker process is left;
+  return value, a timeout): the node fails with its own error, the next process event runs, the
+  timed-out body's worker is stopped (its minute-long sleep never finishes), no worker process
+  is left;
+- 200 rounds of stuck calls stopped on a 2-worker process pool while other calls run beside
+  them: those return their own values, every stopped worker ends, no process is left;
 - 1,000 Ctrl-C (SIGINT) trials at random moments of a run: cancelled or already ended, no thread left.
 
 `tests/reliability/` runs the same checks small, in CI (`benchmarks/reliability_checks.py`).
@@ -106,7 +109,11 @@ MUST_BE_ZERO = (
     "history corrupt after kill -9",
     "history committed runs lost",
     *(f"faults not as expected: {kind}" for kind in checks.FAULT_KINDS),
+    "timed-out workers alive 1 s after their run",
     "fault trials leaked processes",
+    "calls beside stopped ones failed or wrong",
+    "stopped workers alive 2 s later",
+    "pool stop leaked processes",
     "ctrl-c runs not as expected",
     "ctrl-c leaked threads",
 )
@@ -132,6 +139,7 @@ def all_figures(args: argparse.Namespace) -> dict[str, object]:
     figures.update(scheduled)
     figures.update(checks.history_kill9(args.kills))
     figures.update(checks.process_faults(args.faults))
+    figures.update(checks.pool_stops(args.pool_stops))
     figures.update(checks.interrupt_trials(args.interrupts))
     return {name: value for name, value in figures.items() if not name.startswith("_")}
 
@@ -145,6 +153,7 @@ def main() -> int:
     parser.add_argument("--soak", type=int, default=1_000, help="soak runs, each kind (1000)")
     parser.add_argument("--kills", type=int, default=50, help="history kill -9 trials (50)")
     parser.add_argument("--faults", type=int, default=10, help="trials per fault kind (10)")
+    parser.add_argument("--pool-stops", type=int, default=200, help="pool stop rounds (200)")
     parser.add_argument("--interrupts", type=int, default=1_000, help="Ctrl-C trials (1000)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args()

@@ -124,13 +124,19 @@ def _thread_pool_shape(config: ExecutorInitializerConfig) -> tuple[int, str]:
 
 
 def _process_pool(config: ExecutorInitializerConfig) -> Executor:
+    """Pointy's process pool: a timed-out or cancelled attempt stops its worker process (see
+    `pointy_engine.process_pool`); on Windows, where it is not available, the stdlib's."""
     options: dict[str, Any] = {"max_workers": config.max_workers, "mp_context": _process_context()}
     if config.max_tasks_per_child is not None:
         _needs_tasks_per_child()
         options["max_tasks_per_child"] = config.max_tasks_per_child
-    from concurrent.futures import ProcessPoolExecutor
+    if sys.platform == "win32":
+        from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(**options)
+        return ProcessPoolExecutor(**options)
+    from .process_pool import ProcessPool
+
+    return ProcessPool(**options)
 
 
 def _needs_tasks_per_child() -> None:
@@ -143,6 +149,8 @@ def _needs_tasks_per_child() -> None:
 
 def _from_class(kind: type[Executor], config: ExecutorInitializerConfig) -> Executor:
     if _is_process_pool(kind):
+        if kind is sys.modules["concurrent.futures.process"].ProcessPoolExecutor:
+            return _process_pool(config)  # the stdlib's own class: Pointy's pool does the same
         if config.max_tasks_per_child is not None:
             _needs_tasks_per_child()
         options: dict[str, Any] = {"mp_context": _process_context()}

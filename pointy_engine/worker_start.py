@@ -85,7 +85,7 @@ if sys.platform != "win32":
 # What every Pointy worker imports to run an event: imported once in the fork server, so that each
 # worker forked from it starts with them (a pool's start went from ~200 ms to ~30 ms here).
 # `__main__` is left out, as above: workers never need it.
-WORKER_PRELOAD = ("pointy_engine.invoke", "cloudpickle")
+WORKER_PRELOAD = ("pointy_engine.invoke", "pointy_engine.process_pool", "cloudpickle")
 
 
 def _preload_fork_server() -> None:

@@ -360,7 +360,8 @@ from loaded import loaded
 from pointy_engine.executors import _process_context
 
 with ProcessPoolExecutor(1, mp_context=_process_context()) as pool:
-    in_worker = pool.submit(loaded, ["pointy_engine.invoke", "cloudpickle", "loaded"]).result()
+    names = ["pointy_engine.invoke", "pointy_engine.process_pool", "cloudpickle", "loaded"]
+    in_worker = pool.submit(loaded, names).result()
 print(json.dumps({"preload": forkserver._forkserver._preload_modules, "in_worker": in_worker}))
 """
 
@@ -373,5 +374,9 @@ def test_process_workers_start_with_pointy_preloaded_by_the_fork_server(tmp_path
     )
     (tmp_path / "probe.py").write_text(PRELOAD_PROBE)
     result = _run_python(["probe.py"], tmp_path)
-    assert result["preload"] == ["pointy_engine.invoke", "cloudpickle"]  # no __main__
-    assert result["in_worker"] == [True, True, True]
+    assert result["preload"] == [  # no __main__
+        "pointy_engine.invoke",
+        "pointy_engine.process_pool",
+        "cloudpickle",
+    ]
+    assert result["in_worker"] == [True, True, True, True]

@@ -39,7 +39,6 @@ from .states import (
     SKIPPED,
     SUCCEEDED,
 )
-from .submit import STILL_RUNNING
 
 CANCEL = object()  # the inbox message that asks the loop to cancel
 
@@ -387,14 +386,15 @@ class RunLoop:
         self._cancelled = self._halted = True
         self._timers.clear()
         self._retrying = 0
-        still_running = self._submitter.cancel_all()
+        notes = self._submitter.cancel_all()  # what became of bodies already running
         self._ready.clear()
         for result in self.nodes.values():
             if result.state in (RUNNING, RETRYING, PENDING):
                 result.state = CANCELLED
                 result.finished = self._now()
-                if result.id in still_running:
-                    result.error = ErrorInfo("Cancelled", f"cancelled; {STILL_RUNNING}", "")
+                note = notes.get(result.id)
+                if note:
+                    result.error = ErrorInfo("Cancelled", f"cancelled; {note}", "")
                 self._emit(result.id, result.event, result.attempts, CANCELLED, "", result.error)
 
     def _finish(self, crash: ErrorInfo | None = None) -> None:

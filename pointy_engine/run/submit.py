@@ -198,11 +198,18 @@ class Submitter:
             return
         task, parent, slot, previous, future, attempt = entry
         message = f"event {task.node.name!r} timed out after {task.settings.timeout:g} s"
-        if token in self.started or _running(future):
-            message += f"; {STILL_RUNNING}"
+        worker = ""
+        if getattr(future, "stops_its_worker", False):  # Pointy's process pool
+            stopped = _stop_workers([future])[0]
+            if stopped is not None:
+                message += f"; {stopped[1]}"
+                worker = f"pid:{stopped[0]}"
+        else:
+            if token in self.started or _running(future):
+                message += f"; {STILL_RUNNING}"
+            if future is not None:
+                future.cancel()
         self.started.discard(token)
-        if future is not None:
-            future.cancel()
         error = TimeoutError(message)
         # What a thread printed before its timeout (it may print more; that is dropped).
         output = "".join(self.sinks.pop(token, ()))
@@ -212,23 +219,39 @@ class Submitter:
             slot,
             previous,
             attempt,
-            Attempt(False, None, 0, error, "", task.settings.timeout or 0.0, output),
+            Attempt(False, None, 0, error, worker, task.settings.timeout or 0.0, output),
         )
 
-    def cancel_all(self) -> set[str]:
+    def cancel_all(self) -> dict[str, str]:
         """Give up on everything in flight: futures are cancelled, late results dropped.
-        Returns the nodes whose body was already running on a worker and so goes on there."""
-        still_running = set()
+        Returns, for the nodes whose body was already running on a worker, what became of it:
+        a process is stopped, a thread goes on (Python cannot stop it)."""
+        notes = {}
+        stoppable = []
         # A copy: a worker going on with a chain may add its next step meanwhile (run_chain).
         for token, entry in list(self.in_flight.items()):
             future = entry[4]
+            if getattr(future, "stops_its_worker", False):
+                stoppable.append((entry[0].node.id, future))
+                continue
             if token in self.started or _running(future):
-                still_running.add(entry[0].node.id)
+                notes[entry[0].node.id] = STILL_RUNNING
             if future is not None:
                 future.cancel()
+        if stoppable:
+            stopped = _stop_workers([future for _, future in stoppable])
+            for (node_id, _), outcome in zip(stoppable, stopped, strict=True):
+                if outcome is not None:
+                    notes[node_id] = outcome[1]
         self.in_flight.clear()
         self.started.clear()
-        return still_running
+        return notes
+
+
+def _stop_workers(futures: list[Any]) -> list[tuple[int, str] | None]:
+    from ..process_pool import stop_attempts  # loaded already: these futures come from there
+
+    return stop_attempts(futures)
 
 
 def run_chain(
