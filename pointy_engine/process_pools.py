@@ -130,11 +130,13 @@ class ProcessPools:
 
 
 def _broken(pool: Executor) -> bool:
+    # Pointy's own `ProcessPool` never is: its next call starts a new set of workers.
     return bool(getattr(pool, "_broken", False))
 
 
 def _still_busy(pool: Executor) -> bool:
-    """Whether work is left on a pool no batch run uses any more: attempts given up on."""
+    """Whether work is left on a pool no batch run uses any more: attempts given up on.
+    Pointy's own `ProcessPool` stops the workers of attempts given up on, so it never is."""
     return bool(getattr(pool, "_pending_work_items", None))
 
 
