@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from IPython.display import display
+from IPython.display import DisplayHandle
 
+from .controller import show
 from .errors import PointyCellError, RunCancelled, reported
 from .options import CellOptions
 from .spec import is_blank
@@ -49,7 +50,8 @@ def run_batch_cell(session: Session, options: CellOptions, body: str) -> Any:
         from .batch_widget import BatchView  # anywidget loads with the first widget shown
 
         view = BatchView(ticker=session.ticker)  # the session's follower thread, not two new
-        display(view)
+        handle = DisplayHandle()
+        show(handle, view)
     with reported():
         batch_run = batch.start(
             executor=options.executor or "process",
@@ -72,6 +74,7 @@ def run_batch_cell(session: Session, options: CellOptions, body: str) -> Any:
     finally:
         if view is not None:
             view.finish()
+            show(handle, view, update=True)  # the saved picture shows how it ended
     if view is None:
         print(text_summary(batch_run))
     return batch_run

@@ -8,6 +8,7 @@ and attaches the widget to the batch the user clicks.
 
 from __future__ import annotations
 
+import html
 import json
 import pathlib
 import threading
@@ -17,6 +18,7 @@ import anywidget
 import ipywidgets
 import traitlets as t
 
+from .saved_view import with_saved_view
 from .widget import RunWidget
 from .widget_state import Cancellable, Ticker, thread_ticker
 
@@ -170,5 +172,45 @@ class BatchView(ipywidgets.VBox):
         except Exception as error:  # keep the grid usable whatever the run widget says
             self.grid.last_error = error
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        # The saved picture: what a viewer without the kernel shows (and JupyterLab, through
+        # the lab extension's saved-view renderer). Re-displayed at the batch run's end.
+        data = super()._repr_mimebundle_(**kwargs)
+        data["text/html"] = batch_snapshot_html(self.grid.batch_run)
+        return with_saved_view(data)
+
     def __repr__(self) -> str:
         return f"BatchView({self.grid.name or 'no batch run'})"
+
+
+_SNAPSHOT_COLOURS = {  # text on background, AA contrast in light and dark pages alike
+    "succeeded": ("#0b3d1a", "#c8e6c9"),
+    "failed": ("#5c0a0a", "#ffcdd2"),
+    "cancelled": ("#3a3a3a", "#e0e0e0"),
+    "skipped": ("#3a3a3a", "#eeeeee"),
+    "running": ("#0d3060", "#cfe3fb"),
+    "pending": ("#3a3a3a", "#f5f5f5"),
+}
+
+
+def batch_snapshot_html(batch_run: Any) -> str:
+    """A static, script-free picture of a batch run: its counts, then one line per batch."""
+    if batch_run is None:
+        return '<div class="pointy-batch-snapshot">Pointy batch run: starting</div>'
+    cells = _cells(batch_run)
+    states = [cell["state"] for cell in cells]
+    counts = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
+    rows = []
+    for cell in cells:
+        ink, fill = _SNAPSHOT_COLOURS.get(cell["state"], _SNAPSHOT_COLOURS["pending"])
+        rows.append(
+            f'<li style="color:{ink};background:{fill};padding:1px 6px;margin:1px 0;'
+            f'border-radius:3px">{html.escape(cell["title"])}</li>'
+        )
+    name = html.escape(batch_run.name or "batch run")
+    return (
+        '<div class="pointy-batch-snapshot" style="font-family:sans-serif;font-size:13px">'
+        f"<div><strong>Pointy batch run {name}</strong>: {html.escape(str(batch_run.status))}"
+        f" · {len(cells)} batches ({html.escape(counts)})</div>"
+        f'<ol style="list-style:none;padding:0;margin:4px 0">{"".join(rows)}</ol></div>'
+    )

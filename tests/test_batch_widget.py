@@ -197,7 +197,10 @@ def test_a_batch_pipeline_cell_shows_the_grid_in_a_notebook(ip: Any) -> None:
         "# every batch runs the template's flow",
     )
     assert result.success, captured.stdout + captured.stderr
-    assert [out.data["text/plain"] for out in captured.outputs] == ["BatchView(no batch run)"]
+    # The grid, then the same display updated at the end with its final saved picture.
+    shown = [out.data["text/plain"] for out in captured.outputs]
+    assert shown == ["BatchView(no batch run)", "BatchView(HalveBatch)"]
+    assert "2 batches (2 succeeded)" in captured.outputs[-1].data["text/html"]
     assert captured.stdout == ""  # the grid, not the text summary
     assert ip.user_ns["br"].results == [2.0, 4.0]
 
@@ -269,3 +272,24 @@ def _gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def test_a_batch_views_saved_picture_lists_each_batch_as_it_ended() -> None:
+    from pointy_jupyter.saved_view import SAVED_VIEW_MIME
+
+    empty = BatchView(ticker=ManualTicker())._repr_mimebundle_()
+    assert SAVED_VIEW_MIME in empty
+    assert "starting" in empty["text/html"]
+    batch_run = HalveBatch(numbers=[2, -1, 4]).start(executor="thread", events=EVENTS)
+    view = BatchView(batch_run, ticker=ManualTicker())
+    view.finish()
+    data = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data  # the live widget still first
+    assert data[SAVED_VIEW_MIME] == {"version": 1}
+    html = data["text/html"]
+    assert "<script" not in html
+    heading = "Pointy batch run HalveBatch</strong>: failed · 3 batches (2 succeeded, 1 failed)"
+    assert heading in html
+    assert "batch 1 of 3 (runs[0]): succeeded" in html
+    assert "batch 2 of 3 (runs[1]): failed" in html
+    assert "Check: ValueError: negative: -1" in html

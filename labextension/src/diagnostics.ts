@@ -30,6 +30,9 @@ import type { Kernel } from '@jupyterlab/services';
 import { pipelineStart } from './highlight';
 import { diagnose, Diagnostic } from './language/diagnose';
 
+/** `%%pointy --pipeline BatchClass`: the class's own flow runs; the body holds only comments. */
+const BATCH_CELL = /\s--pipeline(\s|=|$)/;
+
 export const CHECK_EVENT = 'pointy:check';
 export const COMM_TARGET = 'pointy.diagnostics';
 /** Sent to a notebook's editors when its kernel may now answer differently: check again. */
@@ -105,7 +108,12 @@ const checker = ViewPlugin.fromClass(
     }
     check(): void {
       const view = this.view;
-      const base = pipelineStart(view);
+      let base = pipelineStart(view);
+      // `%%pointy --pipeline BatchClass` runs that class's own flow: its body is comments only,
+      // and the kernel checks the class, so there is no flow here to underline.
+      if (base !== null && base > 0 && BATCH_CELL.test(view.state.doc.line(1).text)) {
+        base = null;
+      }
       if (base === null) {
         if (view.state.field(diagnosticField).size > 0) {
           this.show(Decoration.none);
