@@ -118,6 +118,7 @@ def result_table(ids: list[str], nodes: list[Any]) -> NodeTable:
         "duration_us": _micros(list(map(_DURATION, nodes))),
         "descriptor": list(map(_DESCRIPTOR, nodes)),
         "started": _running_since(states, nodes),
+        "error": _first_error_lines(states, nodes),
     }
 
 
@@ -130,6 +131,25 @@ def _running_since(states: list[str], nodes: list[Any]) -> list[float | None]:
         node.started if state == "running" else None
         for state, node in zip(states, nodes, strict=True)
     ]
+
+
+ERROR_LINE_LIMIT = 200
+"""Characters of an error's first line that a node's hover tooltip shows."""
+
+
+def _first_error_lines(states: list[str], nodes: list[Any]) -> list[str | None]:
+    """The first line of each failed or retrying node's error (its hover tooltip shows it);
+    None for the others, as for `started`."""
+    if "failed" not in states and "retrying" not in states:  # scanned in C
+        return [None] * len(states)
+    lines: list[str | None] = []
+    for state, node in zip(states, nodes, strict=True):
+        text = error_text(getattr(node, "error", None)) if state in ("failed", "retrying") else ""
+        line = text.split("\n", 1)[0]
+        if len(line) > ERROR_LINE_LIMIT:
+            line = line[: ERROR_LINE_LIMIT - 1] + "…"
+        lines.append(line or None)
+    return lines
 
 
 def _micros(seconds: list[float | None]) -> list[int | None]:
@@ -148,6 +168,7 @@ def pending_table(ids: list[str]) -> NodeTable:
         "duration_us": [None] * size,
         "descriptor": [None] * size,
         "started": [None] * size,
+        "error": [None] * size,
     }
 
 

@@ -146,12 +146,17 @@ def test_node_table_reads_the_results_in_columns() -> None:
         "duration_us": [None, 250_000, None],
         "descriptor": [None, 1, None],
         "started": [None, None, 1700000001.25],  # only where it is running
+        "error": [None, None, None],  # only where it failed or is retrying
     }
     assert views(table) == {
         "B": PENDING,
         "A": {**PENDING, **FINAL_NODES["Enrich"]},
         "C": {**PENDING, "state": "running", "attempts": 1},
     }
+    results["D"] = FakeNode("failed", attempts=1)
+    results["D"].error = ErrorInfo("ValueError", "bad score\nsecond line " + "x" * 300, "tb")
+    failed = node_table(["A", "D"], results)
+    assert failed["error"] == [None, "ValueError: bad score"]  # the first line, for the tooltip
     every_duration = node_table(["A"], results)  # no None in the column: the fast path
     assert every_duration["duration_us"] == [250_000]
     assert views(pending_table(["X"])) == {"X": PENDING}
@@ -465,6 +470,7 @@ def test_10000_records_between_two_looks_make_one_delta() -> None:
         "duration_us": [750_000] * 1250,
         "descriptor": [1] * 1250,
         "started": [None] * 1250,  # none of them is running
+        "error": [None] * 1250,
     }
     run.emit(rec("", "succeeded", 9000.0))
     (final,) = harness.look()
@@ -479,6 +485,7 @@ def test_10000_records_between_two_looks_make_one_delta() -> None:
         "duration_us": [750_000] * 1250 + [None] * 750,
         "descriptor": [1] * 1250 + [None] * 750,
         "started": [None] * 2000,
+        "error": [None] * 2000,
     }
     assert final["state"]["status"] == "succeeded"
     assert harness.follower.finished

@@ -640,3 +640,18 @@ def test_a_picture_and_the_tooltips_show_the_current_states_stale_and_cached_too
     )
     assert len(colours) >= 2
     shoot(page, "picture-stale-cached")
+
+
+def test_hover_shows_the_first_error_line_of_any_failed_node(page: Any) -> None:
+    # The run's message names Score; Fetch's error reaches its tooltip from the node table.
+    state = widget_state(example_widget(finished=True))
+    nodes = json.loads(state["nodes_json"])
+    index = nodes["ids"].index("Fetch")
+    nodes["state"][index] = "failed"
+    nodes["error"][index] = "TimeoutError: the API did not answer"
+    state["nodes_json"] = json.dumps(nodes)
+    mount(page, state)
+    page.hover('g.pointy-node[data-node="Fetch"]')
+    lines = page.locator(".pointy-tooltip > div").all_text_contents()
+    assert lines[0] == "Fetch"
+    assert lines[-1] == "TimeoutError: the API did not answer"

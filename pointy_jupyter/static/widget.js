@@ -592,7 +592,7 @@ function paintArm(arm, nodes) {
 // Views of a node table, merged into `nodes` (an id -> view object); returns the ids.
 // `started` is the kernel's clock (epoch seconds) when the node first started.
 function mergeTable(nodes, table) {
-  const { ids = [], state = [], attempts = [], duration_us: micros = [], descriptor = [], started = [] } = table || {};
+  const { ids = [], state = [], attempts = [], duration_us: micros = [], descriptor = [], started = [], error = [] } = table || {};
   for (let i = 0; i < ids.length; i++) {
     const us = micros[i];
     nodes[ids[i]] = {
@@ -601,6 +601,7 @@ function mergeTable(nodes, table) {
       duration: us === null || us === undefined ? null : us / 1e6,
       descriptor: descriptor[i] === undefined ? null : descriptor[i],
       started: typeof started[i] === "number" ? started[i] : null,
+      error: typeof error[i] === "string" ? error[i] : null, // first line, for the tooltip
     };
   }
   return ids;
@@ -1094,7 +1095,7 @@ function render({ model, el }) {
     const id = node.getAttribute("data-node");
     const view = live.nodes[id] || { state: "pending", attempts: 0, duration: null };
     const d = live.detail || {};
-    let error = d.node === id ? d.error : null;
+    let error = d.node === id ? d.error : view.error || null;
     if (!error && view.state === "failed" && (live.message || "").startsWith(`${id} failed: `)) error = live.message.slice(id.length + 9);
     tooltip.replaceChildren();
     const stale = node.getAttribute("data-stale") === "true";
