@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import html
 import weakref
 from collections.abc import Iterator
@@ -145,7 +146,7 @@ class NotebookJobs:
 
         rows: list[Any] = []
         refresh = ipywidgets.Button(description="Refresh", icon="refresh")
-        box = ipywidgets.VBox()
+        box = _jobs_box_class()()
 
         def render(*_: Any) -> None:
             rows.clear()
@@ -199,3 +200,36 @@ class NotebookJobs:
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             scheduler.shutdown(wait=False, grace=self.grace)
+
+
+def jobs_snapshot_html(box: Any) -> str:
+    """The jobs as the widget shows them, without buttons: what a saved notebook keeps."""
+    lines = [
+        part.value
+        for row in box.children
+        for part in getattr(row, "children", (row,))
+        if type(part).__name__ == "HTML"
+    ]
+    body = "".join(f"<li>{line}</li>" for line in lines)
+    return (
+        '<div class="pointy-jobs-snapshot" style="font-family:sans-serif;font-size:13px">'
+        "<div><strong>Pointy scheduled jobs</strong> (as shown then)</div>"
+        f'<ul style="margin:4px 0">{body}</ul></div>'
+    )
+
+
+@functools.cache
+def _jobs_box_class() -> type:
+    """A VBox whose saved form lists the jobs (see `saved_view`); made on first use, as
+    ipywidgets is imported only when a widget is first shown."""
+    import ipywidgets
+
+    from .saved_view import with_saved_view
+
+    class JobsBox(ipywidgets.VBox):
+        def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+            data = super()._repr_mimebundle_(**kwargs)
+            data["text/html"] = jobs_snapshot_html(self)
+            return with_saved_view(data)
+
+    return JobsBox

@@ -114,6 +114,14 @@ def test_jobs_widget_buttons_pause_resume_run_now_and_remove(ip: Any) -> None:
     assert cell(ip, "%%pointy --every 1h\nbeat").success
     jobs = jobs_of(ip)
     widget = jobs.widget()
+    # Saved in a notebook, the widget keeps the rows as text (shown when reopened, no kernel).
+    from pointy_jupyter.saved_view import SAVED_VIEW_MIME
+
+    saved = widget._repr_mimebundle_()
+    assert SAVED_VIEW_MIME in saved
+    assert "<b>beat</b>" in saved["text/html"]
+    assert "last status: not run yet" in saved["text/html"]
+    assert "<button" not in saved["text/html"]
     row = widget.children[1]
     buttons = {button.description: button for button in row.children[1].children}
     assert list(buttons) == ["Pause", "Resume", "Run now", "Remove"]
