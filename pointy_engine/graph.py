@@ -147,14 +147,14 @@ def iter_nodes(block: Block) -> Iterator[Node]:
             yield from iter_nodes(arm.body)
 
 
-def iter_parallel_groups(root: Block) -> Iterator[Parallel]:
-    """Every parallel group of a block tree, outer groups before the groups inside them."""
+def iter_blocks(root: Block) -> Iterator[Block]:
+    """Every block of a tree, each before the blocks inside it."""
     stack = [root]
     while stack:
         block = stack.pop()
+        yield block
         kind = type(block)
         if kind is Parallel:
-            yield block
             stack.extend(block.members)
         elif kind is Sequence:
             stack.extend(block.items)
@@ -163,20 +163,14 @@ def iter_parallel_groups(root: Block) -> Iterator[Parallel]:
             stack.extend(arm.body for arm in block.arms)
 
 
+def iter_parallel_groups(root: Block) -> Iterator[Parallel]:
+    """Every parallel group of a block tree, outer groups before the groups inside them."""
+    return (block for block in iter_blocks(root) if type(block) is Parallel)
+
+
 def iter_sequences(root: Block) -> Iterator[Sequence]:
     """Every sequence of a block tree (in no particular order)."""
-    stack = [root]
-    while stack:
-        block = stack.pop()
-        kind = type(block)
-        if kind is Sequence:
-            yield block
-            stack.extend(block.items)
-        elif kind is Parallel:
-            stack.extend(block.members)
-        elif kind is Branch:
-            stack.append(block.head)
-            stack.extend(arm.body for arm in block.arms)
+    return (block for block in iter_blocks(root) if type(block) is Sequence)
 
 
 def node_edges(graph: Graph) -> list[Edge]:

@@ -7,11 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import nbformat
 import pytest
 import test_browser
-from test_browser import lab_server, open_tour, run_all_and_wait
-from test_saved_view_browser import MISSING, SAVED, SHOTS, set_theme, wait_until_settled
+from test_browser import open_tour, run_all_and_wait
+from test_saved_view_browser import (
+    MISSING,
+    SAVED,
+    SHOTS,
+    notebook_server,
+    set_theme,
+    wait_until_settled,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,12 +42,7 @@ page = test_browser.page  # the page fixture: console errors fail the test
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    notebook = tmp_path_factory.mktemp("nb") / NAME
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nbformat.write(nb, notebook)
-    yield from lab_server(tmp_path_factory, notebook)
+    yield from notebook_server(tmp_path_factory, NAME, CELLS)
 
 
 def test_a_saved_batch_run_reopened_without_its_kernel_shows_each_batch(

@@ -40,14 +40,21 @@ SAVED = '.pointy-saved-view[data-pointy-showing="saved"]'
 LIVE = '.pointy-saved-view[data-pointy-showing="live"]'
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    notebook = tmp_path_factory.mktemp("nb") / NAME
+def notebook_server(
+    tmp_path_factory: pytest.TempPathFactory, name: str, cells: list[str]
+) -> Iterator[str]:
+    """A JupyterLab server holding one new notebook made of `cells`."""
+    notebook = tmp_path_factory.mktemp("nb") / name
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, notebook)
     yield from lab_server(tmp_path_factory, notebook)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from notebook_server(tmp_path_factory, NAME, CELLS)
 
 
 def outputs_text(page: Any) -> str:
