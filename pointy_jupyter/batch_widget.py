@@ -18,6 +18,8 @@ import anywidget
 import ipywidgets
 import traitlets as t
 
+from pointy_engine.palette import STATE_COLOURS
+
 from .saved_view import with_saved_view
 from .widget import RunWidget
 from .widget_state import Cancellable, Ticker, thread_ticker
@@ -183,16 +185,6 @@ class BatchView(ipywidgets.VBox):
         return f"BatchView({self.grid.name or 'no batch run'})"
 
 
-_SNAPSHOT_COLOURS = {  # text on background, AA contrast in light and dark pages alike
-    "succeeded": ("#0b3d1a", "#c8e6c9"),
-    "failed": ("#5c0a0a", "#ffcdd2"),
-    "cancelled": ("#3a3a3a", "#e0e0e0"),
-    "skipped": ("#3a3a3a", "#eeeeee"),
-    "running": ("#0d3060", "#cfe3fb"),
-    "pending": ("#3a3a3a", "#f5f5f5"),
-}
-
-
 def batch_snapshot_html(batch_run: Any) -> str:
     """A static, script-free picture of a batch run: its counts, then one line per batch."""
     if batch_run is None:
@@ -202,7 +194,7 @@ def batch_snapshot_html(batch_run: Any) -> str:
     counts = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
     rows = []
     for cell in cells:
-        ink, fill = _SNAPSHOT_COLOURS.get(cell["state"], _SNAPSHOT_COLOURS["pending"])
+        fill, _border, ink = STATE_COLOURS.get(cell["state"], STATE_COLOURS["pending"])
         rows.append(
             f'<li style="color:{ink};background:{fill};padding:1px 6px;margin:1px 0;'
             f'border-radius:3px">{html.escape(cell["title"])}</li>'

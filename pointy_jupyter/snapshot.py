@@ -11,6 +11,8 @@ import html
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pointy_engine.palette import STATE_COLOURS
+
 from .widget_state import (
     NODE_STATES,
     NodeView,
@@ -45,17 +47,6 @@ def iter_steps(block: Mapping[str, Any]) -> Iterator[str]:
 COLLAPSE_AT = 12  # a parallel group with more members is drawn as one box with counts
 SNAPSHOT_NODE_LIMIT = 300  # beyond this many boxes the picture is a table of counts
 
-# fill, border, text; the same palette as widget.css (light theme), readable on dark pages too.
-STATE_COLOURS = {
-    "pending": ("#eceff1", "#90a4ae", "#37474f"),
-    "running": ("#bbdefb", "#1e88e5", "#0d47a1"),
-    "retrying": ("#ffe0b2", "#fb8c00", "#8a4b00"),
-    "succeeded": ("#c8e6c9", "#43a047", "#1b5e20"),
-    "failed": ("#ffcdd2", "#e53935", "#8e0000"),
-    "skipped": ("#f5f5f5", "#bdbdbd", "#9e9e9e"),
-    "cancelled": ("#e0e0e0", "#616161", "#424242"),
-    "cached": ("#e0f2f1", "#00897b", "#004d40"),
-}
 _FONT = "font-family:var(--jp-ui-font-family,system-ui,-apple-system,'Segoe UI',sans-serif)"
 
 

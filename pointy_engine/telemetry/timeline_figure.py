@@ -21,17 +21,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-# The widget's state palette (pointy_jupyter/static/widget.css, light theme): fill, line, text.
-STATE_COLOURS = {
-    "succeeded": ("#c8e6c9", "#43a047", "#1b5e20"),
-    "retrying": ("#ffe0b2", "#fb8c00", "#8a4b00"),
-    "failed": ("#ffcdd2", "#e53935", "#8e0000"),
-    "cancelled": ("#e0e0e0", "#616161", "#424242"),
-    "running": ("#bbdefb", "#1e88e5", "#0d47a1"),
-    "cached": ("#e0f2f1", "#00897b", "#004d40"),
-}
-UNKNOWN_STATE = ("#eceff1", "#90a4ae", "#37474f")
+from ..palette import STATE_COLOURS as PALETTE
+
+# The states an attempt bar can be in, in the palette of every static picture.
 LEGEND_STATES = ("succeeded", "retrying", "failed", "cancelled", "running", "cached")
+STATE_COLOURS = {state: PALETTE[state] for state in LEGEND_STATES}
+UNKNOWN_STATE = PALETTE["pending"]
 BACKGROUND = "#ffffff"  # the card: opaque, so the colours do not depend on the page behind
 BORDER = "#d0d7de"
 TEXT = "#1f2328"
