@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import UPSTREAM_ERRORS, lab_server, open_tour
+from test_browser import UPSTREAM_ERRORS, lab_server, open_tour, switch_theme
 
 pytestmark = pytest.mark.browser
 
@@ -147,11 +147,7 @@ def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str)
     assert [dask_cells.nth(i).get_attribute("data-state") for i in range(4)] == ["succeeded"] * 4
     shoot(page, "dask", "batch-grid-dask-light")
 
-    page.evaluate(
-        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Dark'}); }"
-    )
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    switch_theme(page, "JupyterLab Dark")
     cells.nth(0).click()  # another batch: its own graph replaces the first
     page.wait_for_selector(f'{graph} g.pointy-node[data-node="Square"][data-state="succeeded"]')
     fill = cells.nth(3).evaluate("b => getComputedStyle(b).backgroundColor")
@@ -162,7 +158,4 @@ def test_the_batch_grid_is_live_and_opens_a_batchs_graph(page: Any, server: str)
     print("contrast light", {k: round(v, 1) for k, v in light.items()})
     print("contrast dark", {k: round(v, 1) for k, v in dark.items()})
     shoot(page, "dask", "batch-grid-dask-dark")
-    page.evaluate(
-        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Light'}); }"
-    )
+    switch_theme(page, "JupyterLab Light")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import page, server  # noqa: F401  (fixtures)
+from test_browser import page, server, switch_theme  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -135,16 +135,9 @@ def test_a_pointy_cell_gets_a_class_per_token_kind(page: Any, server: str) -> No
     assert page.evaluate("() => document.body.dataset.pointyLabextension") == VERSION
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator('[data-test="cell2"]').screenshot(path=str(SHOTS / "cell-light.png"))
-    page.evaluate(
-        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Dark'}); }"
-    )
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    switch_theme(page, "JupyterLab Dark")
     page.locator('[data-test="cell2"]').screenshot(path=str(SHOTS / "cell-dark.png"))
-    page.evaluate(
-        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Light'}); }"
-    )
+    switch_theme(page, "JupyterLab Light")
 
     # Typing the magic away turns the cell back into Python on the next edit.
     page.evaluate(
@@ -232,7 +225,7 @@ def set_and_check(pg: Any, source: str, *, kernel: bool = False) -> None:
     set_cell(pg, 2, source)
     pg.wait_for_function(
         "([selector, before, kernel]) => { const el = document.querySelector(selector);"
-        " return Number(el.dataset.pointyChecks || 0) > before"
+        " return Number(el.dataset.pointyChecks || 0) > before && !el.dataset.pointyPending"
         " && (!kernel || el.dataset.pointyKernel !== 'asking'); }",
         arg=[EDITOR2, before, kernel],
     )
@@ -268,15 +261,6 @@ def kernel_says(body: str, namespace: dict[str, Any] | None = None) -> list[str]
         lines = cell_message(error).splitlines()
         return [line.removeprefix("syntax error: ") for line in lines if " at line " in line]
     return []
-
-
-def switch_theme(pg: Any, theme: str) -> None:
-    pg.evaluate(
-        "async theme => { await jupyterapp.commands.execute('apputils:change-theme', {theme}); }",
-        theme,
-    )
-    light = "true" if "Light" in theme else "false"
-    pg.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
 
 
 def test_syntax_errors_are_underlined_as_you_type_without_a_kernel(page: Any, server: str) -> None:  # noqa: F811
@@ -316,7 +300,8 @@ def test_syntax_errors_are_underlined_as_you_type_without_a_kernel(page: Any, se
     page.keyboard.press("Control+End")
     page.keyboard.type("Score")
     page.wait_for_function(
-        "([s, n]) => Number(document.querySelector(s).dataset.pointyChecks) > n",
+        "([s, n]) => { const el = document.querySelector(s);"
+        " return Number(el.dataset.pointyChecks) > n && !el.dataset.pointyPending; }",
         arg=[EDITOR2, before],
     )
     assert underlined(page) == []
@@ -332,7 +317,8 @@ def wait_for_kernel_answer(pg: Any, checks_before: int, state: str = "answered")
     """Wait, with no edit, for a check after `checks_before` whose kernel question ended `state`."""
     pg.wait_for_function(
         "([s, n, state]) => { const el = document.querySelector(s);"
-        " return Number(el.dataset.pointyChecks) > n && el.dataset.pointyKernel === state; }",
+        " return Number(el.dataset.pointyChecks) > n && !el.dataset.pointyPending"
+        " && el.dataset.pointyKernel === state; }",
         arg=[EDITOR2, checks_before, state],
         timeout=30000,
     )
@@ -388,7 +374,8 @@ def test_the_kernel_underlines_unknown_names(page: Any, server: str) -> None:  #
     page.keyboard.type("h")
     page.wait_for_function(
         "([s, n]) => { const el = document.querySelector(s);"
-        " return Number(el.dataset.pointyChecks) > n && el.dataset.pointyKernel === 'answered'; }",
+        " return Number(el.dataset.pointyChecks) > n && !el.dataset.pointyPending"
+        " && el.dataset.pointyKernel === 'answered'; }",
         arg=[EDITOR2, before],
     )
     assert underlined(page) == []
@@ -482,7 +469,8 @@ def test_a_1000_line_cell_is_checked_within_50_ms_per_keystroke(page: Any, serve
         before = checks_done(page)
         page.keyboard.type(letter)
         page.wait_for_function(
-            "([s, n]) => Number(document.querySelector(s).dataset.pointyChecks) > n",
+            "([s, n]) => { const el = document.querySelector(s);"
+            " return Number(el.dataset.pointyChecks) > n && !el.dataset.pointyPending; }",
             arg=[EDITOR2, before],
         )
         parse_ms = float(page.get_attribute(EDITOR2, "data-pointy-check-ms"))

@@ -92,15 +92,7 @@ def shoot(page: Any, name: str) -> None:
 
 
 def set_theme(page: Any, theme: str) -> None:
-    page.evaluate(
-        "async theme => { await jupyterapp.commands.execute('apputils:change-theme', {theme}); }",
-        theme,
-    )
-    page.wait_for_function(
-        "dark => document.body.dataset.jpThemeLight === (dark ? 'false' : 'true')",
-        arg="Dark" in theme,
-    )
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    test_browser.switch_theme(page, theme)
 
 
 def test_a_saved_notebook_reopened_without_its_kernel_shows_the_pictures(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import page, server  # noqa: F401  (fixtures)
+from test_browser import page, server, switch_theme  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -95,15 +95,7 @@ def test_the_jobs_widget_shows_its_jobs_output_and_pauses(page: Any, server: str
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.mouse.move(0, 0)
     jobs.locator(".jp-OutputArea").first.screenshot(path=str(SHOTS / "jobs-light.png"))
-    page.evaluate(
-        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Dark'}); }"
-    )
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")  # the theme-change overlay
+    switch_theme(page, "JupyterLab Dark")
     page.mouse.move(0, 0)
     jobs.locator(".jp-OutputArea").first.screenshot(path=str(SHOTS / "jobs-dark.png"))
-    page.evaluate(
-        "async () => { await jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Light'}); }"
-    )
+    switch_theme(page, "JupyterLab Light")

@@ -123,15 +123,7 @@ def in_both_themes(page: Any, cell: str, name: str) -> None:
     """Screenshots of the cell's widget in JupyterLab Light and Dark; back to light after."""
     shoot(page, cell, f"{name}-light.png")
     for theme, light in (("JupyterLab Dark", "false"), ("JupyterLab Light", "true")):
-        page.evaluate(
-            "async theme => { await jupyterapp.commands.execute('apputils:change-theme',"
-            " {theme}); }",
-            theme,
-        )
-        page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
-        # A theme change shows JupyterLab's splash and removes it 200 ms after; a second change
-        # within that time makes JupyterLab remove it twice (a page error, upstream).
-        page.wait_for_selector("#jupyterlab-splash", state="detached")
+        test_browser.switch_theme(page, theme)
         if light == "false":
             shoot(page, cell, f"{name}-dark.png")
 

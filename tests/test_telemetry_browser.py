@@ -106,11 +106,7 @@ def test_the_timeline_reads_in_light_and_dark_themes(page: Any, server: str) -> 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     backgrounds = {}
     for name, theme in THEMES.items():
-        page.evaluate(
-            "theme => jupyterapp.commands.execute('apputils:change-theme', {theme})", theme
-        )
-        light = "true" if name == "light" else "false"
-        page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+        test_browser.switch_theme(page, theme)
         page.wait_for_timeout(300)  # the theme's stylesheet is applied after the attribute
         backgrounds[name] = page.evaluate(
             "() => getComputedStyle(document.querySelector("

@@ -101,6 +101,9 @@ const checker = ViewPlugin.fromClass(
     }
     schedule(): void {
       window.clearTimeout(this.timer);
+      // Says a check is due, so a reader of `pointyChecks` knows the text it counts is not
+      // checked yet (the browser tests wait on both).
+      this.view.dom.dataset.pointyPending = 'true';
       this.timer = window.setTimeout(() => this.check(), PAUSE_MS);
     }
     show(marks: DecorationSet): void {
@@ -108,6 +111,7 @@ const checker = ViewPlugin.fromClass(
     }
     check(): void {
       const view = this.view;
+      delete view.dom.dataset.pointyPending;
       let base = pipelineStart(view);
       // `%%pointy --pipeline BatchClass` runs that class's own flow: its body is comments only,
       // and the kernel checks the class, so there is no flow here to underline.
