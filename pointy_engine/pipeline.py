@@ -132,22 +132,20 @@ class Pipeline:
         module's definition first, then what that module imports, then the one module that
         defines the name; several such modules are an error, except in a notebook
         (`__main__`), where the latest definition wins."""
-        chosen = default_registry.snapshot()
         home = cls.__module__
+        chosen, elsewhere = default_registry.for_module(set(names), home)
+        if not elsewhere:
+            return chosen  # the class's own module defines every name
         namespace = vars(sys.modules[home]) if home in sys.modules else {}
-        for name in set(names):
-            definitions = default_registry.definitions(name)
-            if home in definitions:
-                chosen[name] = definitions[home]
-                continue
+        for name, modules in elsewhere.items():
             imported = namespace.get(name)
             if isinstance(imported, FunctionEvent) or (
                 isinstance(imported, type) and issubclass(imported, EventBase)
             ):
                 chosen[name] = imported
                 continue
-            if len(definitions) > 1 and home != "__main__":
-                raise AmbiguousEventError(cls.__name__, home, name, list(definitions))
+            if len(modules) > 1 and home != "__main__":
+                raise AmbiguousEventError(cls.__name__, home, name, modules)
         return chosen
 
     @property

@@ -8,6 +8,7 @@ events all the time). Definitions are held strongly: an event defined inline is 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -36,6 +37,24 @@ class EventRegistry:
         """The latest definition of every name."""
         with self._lock:
             return dict(self._events)
+
+    def for_module(
+        self, names: Iterable[str], home: str
+    ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """What a pipeline of module `home` starts from, under one lock: the latest definition of
+        every name, with `home`'s own where it has one; and, for each of `names` that `home`
+        does not define, the modules that do (oldest first, maybe none)."""
+        with self._lock:
+            chosen = dict(self._events)
+            elsewhere: dict[str, list[str]] = {}
+            by_module = self._by_module
+            for name in names:
+                per_module = by_module.get(name)
+                if per_module is not None and home in per_module:
+                    chosen[name] = per_module[home]
+                else:
+                    elsewhere[name] = list(per_module or ())
+        return chosen, elsewhere
 
     def definitions(self, name: str) -> dict[str, Any]:
         """{module: latest definition there} for `name`, oldest module first."""
