@@ -156,19 +156,8 @@ export class SavedViewRenderer extends Panel implements IRenderMime.IRenderer {
   private dropLive(): void {
     this.observer?.disconnect();
     this.observer = null;
-    const live = this.live;
+    this.live?.dispose();
     this.live = null;
-    if (live === null) return;
-    live.hide();
-    // Disposed after the widget manager is done with it: dropped while the manager removes the
-    // view itself (a kernel shutting down), its nodes would be removed twice.
-    window.setTimeout(() => {
-      try {
-        live.dispose();
-      } catch (error) {
-        console.warn('Pointy: the live widget view was already gone', error);
-      }
-    }, 0);
   }
 
   private mark(showing: Showing): void {
