@@ -555,13 +555,15 @@ class RunWidget(anywidget.AnyWidget):
         value = getattr(node, "value", None)
         error = getattr(node, "error", None)
         duration = _seconds(getattr(node, "duration", None))
+        attempts = _count(getattr(node, "attempts", None)) or 0
         output = _as_text(getattr(node, "output", None))
         show_value = value is not None or state == "succeeded"
         return {
             "node": node_id,
             "state": state,
-            "attempts": _count(getattr(node, "attempts", None)) or 0,
+            "attempts": attempts,
             "duration": None if duration is None else round(duration, 6),
+            "total": _total_seconds(node) if attempts > 1 else None,
             "descriptor": getattr(node, "descriptor", None),
             "worker": getattr(node, "worker", None) or None,
             "value": short_repr(value) if show_value else None,
@@ -630,6 +632,15 @@ def _count(attempts: object) -> int | None:
         return len(attempts)  # type: ignore[arg-type]
     except TypeError:
         return None
+
+
+def _total_seconds(node: object) -> float | None:
+    """From a retried node's first start to its end: every attempt and the waits between."""
+    started = _seconds(getattr(node, "started", None))
+    finished = _seconds(getattr(node, "finished", None))
+    if started is None or finished is None or finished < started:
+        return None
+    return round(finished - started, 6)
 
 
 def _seconds(duration: object) -> float | None:

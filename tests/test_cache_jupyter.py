@@ -159,6 +159,7 @@ def test_the_details_of_a_cached_step_say_when_it_ran_and_what_it_took(nb: Any) 
         "state": "cached",
         "attempts": 0,
         "duration": round(first.nodes["B"].duration, 6),  # what it took when it ran
+        "total": None,
         "descriptor": 1,
         "worker": "cache",
         "value": "2",

@@ -865,6 +865,7 @@ def test_select_fills_detail(harness: Harness) -> None:
         "state": "succeeded",
         "attempts": 1,
         "duration": 0.25,
+        "total": None,  # one attempt: its duration says it all
         "descriptor": 1,
         "worker": "pointy-worker-0",
         "value": "{'alerted': True}",
@@ -1235,3 +1236,29 @@ def test_a_dashboard_link_that_is_not_a_web_address_is_not_shown() -> None:
     assert RunReader(run).dashboard == ""
     run.dashboard_link = "https://dask.example:8787/status"  # type: ignore[attr-defined]
     assert RunReader(run).dashboard == "https://dask.example:8787/status"
+
+
+def test_a_retried_nodes_detail_gives_its_last_attempt_and_its_whole_time() -> None:
+    from pointy_engine import RetryPolicy, event
+    from pointy_engine.graph import build_graph
+    from pointy_engine.plan import Plan
+    from pointy_engine.run import Run
+
+    tries: list[float] = []
+
+    @event(retry_policy=RetryPolicy(max_attempts=2, backoff_factor=0.2))  # 0.2 s before retry 2
+    def flaky() -> tuple[bool, int]:
+        tries.append(time.monotonic())
+        if len(tries) == 1:
+            raise OSError("busy")
+        return True, 1
+
+    run = Run(Plan(build_graph("flaky * 2"), {"flaky": flaky}))
+    widget = RunWidget(run, clock=FakeClock(), ticker=FakeTicker())
+    run.start()
+    widget.finish()
+    widget.select("flaky")
+    detail, node = widget.detail, run.nodes["flaky"]
+    assert detail["attempts"] == 2
+    assert detail["total"] == round(node.finished - node.started, 6)
+    assert detail["total"] >= 0.2 > detail["duration"]  # the wait counts in the whole time only

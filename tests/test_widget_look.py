@@ -246,6 +246,12 @@ def test_the_details_speak_plain_words(page: Any) -> None:
     facts = page.text_content(".pointy-detail .pointy-facts")
     assert facts == "1 attempt · 500 ms"
     assert page.text_content(".pointy-detail .pointy-where") == "ran on a thread (pointy-worker-0)"
+    # A retried node: its last attempt, and the whole time from its first start, waits included.
+    widget.command({"type": "select", "node": "Enrich"})
+    assert widget.detail["total"] == 1.0  # 100.5 (first start) to 101.5 (the end)
+    page.evaluate("detail => model.set('detail', detail)", widget.detail)
+    facts = page.text_content(".pointy-detail .pointy-facts")
+    assert facts == "↻2 attempts · last attempt 250 ms · 1.00 s in all, waits included"
 
 
 def test_a_running_node_ticks_its_elapsed_time_in_the_page(page: Any) -> None:

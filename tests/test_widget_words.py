@@ -22,6 +22,7 @@ from widget_fixtures import FakeClock, FakeTicker, example_records, graph_json, 
 from pointy_engine import RetryPolicy, event
 from pointy_engine.graph import build_graph
 from pointy_engine.plan import Plan
+from pointy_engine.records import CacheOrigin, Record
 from pointy_engine.run import Run
 from pointy_jupyter.progress import node_line
 from pointy_jupyter.widget import RunWidget
@@ -277,6 +278,69 @@ def test_the_timeline_tab_shows_a_bar_per_attempt_readable_in_both_themes(
     assert page.is_visible(".pointy-canvas")
     assert not page.is_visible(".pointy-timeline")
     assert page.evaluate("() => window.sent")[-1] == {"type": "view", "view": "graph"}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_timeline_tab_marks_cache_hits_in_a_lane_of_their_own(page: Any, theme: str) -> None:
+    page.evaluate(
+        "light => { document.body.dataset.jpThemeLight = light; }",
+        "true" if theme == "light" else "false",
+    )
+    example = Example()
+    # Fetch and Enrich came from the cache (Fetch took 2.5 s when it ran); the rest ran.
+    hit = Record(
+        "r1", "Fetch", "Fetch", 0, "cached", 100.0, "cache", None, 1, CacheOrigin(2.5, 1.0)
+    )
+    records = [r for r in example_records() if r.node not in ("Fetch", "Enrich")]
+    records.insert(1, hit)
+    records.insert(4, hit._replace(node="Enrich", event="Enrich", time=100.5, origin=None))
+    example.emit(records)
+    show_timeline(page, example)
+    assert [node for node, *_ in bars(page)] == ["Clean", "Score", "Alert", "Report"]
+    assert page.locator(".pointy-lane-label").all_text_contents() == [
+        "thread pointy-worker-0",
+        "cache (not run)",
+    ]
+    hits = page.locator("g.pointy-cache-hit")
+    assert hits.evaluate_all("gs => gs.map(g => [g.dataset.node, g.dataset.state])") == [
+        ["Fetch", "cached"],
+        ["Enrich", "cached"],
+    ]
+    assert hits.nth(0).locator("title").text_content() == (
+        "Fetch · from the cache, not run · took 2.50 s when it ran"
+    )
+    assert hits.nth(1).locator("title").text_content() == "Enrich · from the cache, not run"
+    assert "a step taken from the cache" in page.text_content(".pointy-timeline-key")
+    # The mark sits in the cache lane, at the time the step settled, left of the later bars.
+    lanes = page.locator("rect.pointy-lane")
+    lane, mark = lanes.nth(1).bounding_box(), hits.nth(1).locator("rect").bounding_box()
+    assert lane["y"] <= mark["y"]
+    assert mark["y"] + mark["height"] <= lane["y"] + lane["height"]
+    report = page.locator('g.pointy-bar[data-node="Report"] rect').bounding_box()
+    assert mark["x"] < report["x"]
+    # Its name beside it reads on the lane in either theme.
+    ratio = page.evaluate(
+        """() => { const lum = """
+        + LUMINANCE
+        + """;
+        const label = document.querySelector('g.pointy-cache-hit .pointy-bar-label');
+        const behind = document.querySelector('.pointy-widget');  // lanes are transparent
+        const [x, y] = [lum(getComputedStyle(label).fill),
+                        lum(getComputedStyle(behind).backgroundColor)].sort((p, q) => q - p);
+        return (x + 0.05) / (y + 0.05); }"""
+    )
+    assert ratio >= 4.5
+    shoot(page, f"timeline-cached-{theme}")
+
+
+def test_a_run_taken_whole_from_the_cache_still_has_a_timeline(page: Any) -> None:
+    example = Example()
+    hit = Record("r1", "Fetch", "Fetch", 0, "cached", 100.0, "cache", None, 1, None)
+    example.emit([rec("", "running", 100.0), hit, rec("", "succeeded", 100.0)])
+    show_timeline(page, example)
+    assert page.locator(".pointy-empty").count() == 0
+    assert page.locator("g.pointy-cache-hit").count() == 1
+    assert bars(page) == []
 
 
 def bar_contrast() -> str:

@@ -120,7 +120,8 @@ class FakeNode:
     descriptor: int | None = None
     worker: str = ""
     finished: float | None = None
-    started: float | None = None
+    started: float | None = None  # the first attempt's start, as the engine keeps it
+    attempt_started: float | None = None  # the fake's own: when the current attempt began
 
 
 class FakeGraph:
@@ -198,10 +199,12 @@ def _settle(node: FakeNode, record: Record) -> None:
     if record.worker:
         node.worker = record.worker
     if record.state == "running":
-        node.started = record.time
+        if record.attempt <= 1 or node.started is None:
+            node.started = record.time
+        node.attempt_started = record.time
         return
-    if record.state in ("retrying", "succeeded", "failed") and node.started is not None:
-        node.duration = record.time - node.started  # the last attempt's time in the body
+    if record.state in ("retrying", "succeeded", "failed") and node.attempt_started is not None:
+        node.duration = record.time - node.attempt_started  # the last attempt's time in the body
     if record.state == "retrying":
         node.error = record.error
         return

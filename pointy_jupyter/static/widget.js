@@ -649,6 +649,7 @@ const LANE_H = 26;
 const LANE_LABEL = 190; // room for the lane names at the left
 const AXIS_H = 22;
 const BAR_FONT = "600 11px";
+const CACHE_LANE = "cache (not run)"; // the static timeline's name for it (timeline_figure.py)
 
 // A lane's name: where its attempts ran, as the details pane says it ("thread pointy-worker-0").
 function laneName(worker) {
@@ -678,23 +679,30 @@ function timelineView(host, fontFamily) {
   let layout = null;
   let received = 0;
 
+  function hasSteps() {
+    return Boolean(layout && (layout.bars.length || (layout.cached && layout.cached.length)));
+  }
+
   function running() {
     return layout ? layout.bars.some((bar) => bar.state === "running") : false;
   }
 
   function draw() {
     host.replaceChildren();
-    if (!layout || !layout.bars.length) {
+    if (!hasSteps()) {
       html("div", "pointy-empty", host, "Nothing has run yet: the timeline fills in as nodes start.");
       return;
     }
     const grow = running() ? Math.max(0, Date.now() / 1000 - received) : 0;
     const end = (bar) => (bar.state === "running" ? bar.end + grow : bar.end);
-    const span = Math.max(layout.end + grow, maxOf(layout.bars, end), 1e-3);
+    const span = Math.max(layout.end + grow, maxOf(layout.bars, end), maxOf(layout.cached || [], (hit) => hit.at), 1e-3);
     const width = Math.max(480, host.clientWidth || 1040);
     const plot = width - LANE_LABEL - 16;
     const xOf = (seconds) => LANE_LABEL + (plot * seconds) / span;
-    const lanes = layout.lanes.length || 1;
+    const cached = layout.cached || [];
+    // Cache hits ran nowhere: they get a lane of their own, as in the static timeline.
+    const laneNames = cached.length ? [...layout.lanes, CACHE_LANE] : layout.lanes;
+    const lanes = laneNames.length || 1;
     const height = AXIS_H + LANE_H * lanes + 8;
     const root = svg("svg", { class: "pointy-timeline-svg", width, height, viewBox: `0 0 ${width} ${height}` }, host);
     const step = tickStep(span, plot);
@@ -702,11 +710,23 @@ function timelineView(host, fontFamily) {
       svg("line", { class: "pointy-tick", x1: xOf(t), x2: xOf(t), y1: AXIS_H - 4, y2: height - 4 }, root);
       svg("text", { class: "pointy-tick-label", x: xOf(t), y: AXIS_H - 8 }, root).textContent = formatTick(t, step);
     }
-    layout.lanes.forEach((worker, i) => {
+    laneNames.forEach((worker, i) => {
       const y = AXIS_H + i * LANE_H;
       const lane = svg("rect", { class: "pointy-lane", "data-lane": i, x: 0, y, width, height: LANE_H }, root);
       svg("title", {}, lane).textContent = String(worker);
-      svg("text", { class: "pointy-lane-label", x: 6, y: y + LANE_H / 2 + 4 }, root).textContent = laneName(worker);
+      const label = i < layout.lanes.length ? laneName(worker) : worker;
+      svg("text", { class: "pointy-lane-label", x: 6, y: y + LANE_H / 2 + 4 }, root).textContent = label;
+    });
+    cached.forEach((hit) => {
+      // A mark where the step settled, its event's name beside it.
+      const x = Math.min(xOf(hit.at), width - 12);
+      const y = AXIS_H + layout.lanes.length * LANE_H + 3;
+      const g = svg("g", { class: "pointy-cache-hit", "data-node": hit.node, "data-state": "cached" }, root);
+      svg("rect", { x, y, width: 8, height: LANE_H - 6, rx: 2 }, g);
+      const text = svg("text", { class: "pointy-bar-label", x: x + 12, y: y + (LANE_H - 6) / 2 + 1 }, g);
+      text.textContent = hit.event;
+      const took = hit.original_duration == null ? "" : ` · took ${formatDuration(hit.original_duration)} when it ran`;
+      svg("title", {}, g).textContent = `${hit.node} · from the cache, not run${took}`;
     });
     for (const wait of layout.waits) {
       const y = AXIS_H + wait.lane * LANE_H + LANE_H / 2;
@@ -732,7 +752,7 @@ function timelineView(host, fontFamily) {
   }
 
   function caption() {
-    if (layout && layout.bars.length) html("div", "pointy-timeline-key", host, "A bar per attempt, a lane per worker · dashed line: the wait before a retry · outlined: the critical path");
+    if (hasSteps()) html("div", "pointy-timeline-key", host, `A bar per attempt, a lane per worker · dashed line: the wait before a retry · outlined: the critical path${layout.cached && layout.cached.length ? " · a small mark: a step taken from the cache" : ""}`);
   }
 
   return {
@@ -1019,7 +1039,9 @@ function render({ model, el }) {
     else if (d.attempts) facts.push(`${attemptsText(d.attempts, ctx && ctx.retries.get(d.node))} attempts`);
     if (d.duration !== null && d.duration !== undefined) {
       // A cache hit's duration is what the event took when its value was computed.
-      facts.push(d.state === "cached" ? `took ${formatDuration(d.duration)} when it ran` : formatDuration(d.duration));
+      if (d.state === "cached") facts.push(`took ${formatDuration(d.duration)} when it ran`);
+      else if (d.total !== null && d.total !== undefined) facts.push(`last attempt ${formatDuration(d.duration)}`, `${formatDuration(d.total)} in all, waits included`);
+      else facts.push(formatDuration(d.duration));
     }
     const heads = ctx ? ctx.arms.filter((arm) => arm.headStep === d.node) : [];
     if (heads.length && d.descriptor !== null && d.descriptor !== undefined) facts.push(`took ${armText(d.descriptor)}`);
