@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import os
 import queue
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -63,7 +63,8 @@ class Run(RunLoop):
         cache: Any = None,
         listener_wait: float = LISTENER_WAIT,
     ) -> None:
-        self.id = run_id or uuid.uuid4().hex[:12]
+        # 12 random hex digits, as uuid4().hex[:12] gave, at a fifth of the cost.
+        self.id = run_id or os.urandom(6).hex()
         # What the run is of ("Nightly", a cell's first line) and where it came from
         # ({"trigger": "schedule", "job": ...}, {"rerun_of": ..., "mode": ...}): for telemetry.
         self.name = name
