@@ -437,14 +437,21 @@ def test_a_2000_node_graph_draws_its_first_frame_within_500_ms(page: Any) -> Non
     ids = [f"E{i}" for i in range(2000)]
     state = chain(ids, "pending")
     # The widget marks its build's phases (performance.mark): print where the time went.
-    timings = page.evaluate(
-        """state => new Promise(resolve => { const t = performance.now(); window.mount(state);
-              requestAnimationFrame(() => setTimeout(() => {
-                const at = Object.fromEntries(performance.getEntriesByType('mark')
-                    .map(m => [m.name, m.startTime - t]));
-                resolve({frame: performance.now() - t, ...at}); })); })""",
-        json.loads(json.dumps(state)),
-    )
+    # Three mounts, the median judged: one slow frame on a busy machine is not the widget's.
+    runs = [
+        page.evaluate(
+            """state => new Promise(resolve => { performance.clearMarks();
+                  const t = performance.now(); window.mount(state);
+                  requestAnimationFrame(() => setTimeout(() => {
+                    const at = Object.fromEntries(performance.getEntriesByType('mark')
+                        .map(m => [m.name, m.startTime - t]));
+                    resolve({frame: performance.now() - t, ...at}); })); })""",
+            json.loads(json.dumps(state)),
+        )
+        for _ in range(3)
+    ]
+    runs.sort(key=lambda run: run["frame"])
+    timings = runs[1]
     elapsed = timings["frame"]
     phases = {
         "set-up": timings["pointy-build"],
@@ -457,7 +464,9 @@ def test_a_2000_node_graph_draws_its_first_frame_within_500_ms(page: Any) -> Non
     print(
         f"2,000-node first frame: {elapsed:.0f} ms ("
         + ", ".join(f"{name} {ms:.0f}" for name, ms in phases.items())
-        + f"; load average {os.getloadavg()[0]:.1f})"
+        + f"; load average {os.getloadavg()[0]:.1f}; all three: "
+        + ", ".join(f"{run['frame']:.0f}" for run in runs)
+        + " ms)"
     )
     assert page.locator("g.pointy-node").count() == 2000
     assert elapsed <= 500
