@@ -158,6 +158,15 @@ def switch_theme(page: Any, theme: str) -> None:
     light = "false" if "Dark" in theme else "true"
     page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
     page.wait_for_selector("#jupyterlab-splash", state="detached")
+    # The attribute changes before the theme's stylesheet applies (late on a busy machine):
+    # wait for its colours, then for a frame drawn with them, so nothing moves after this.
+    background = "#111" if light == "false" else "white"
+    page.wait_for_function(
+        "colour => getComputedStyle(document.body)"
+        ".getPropertyValue('--jp-layout-color0').trim() === colour",
+        arg=background,
+    )
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
 
 
 def open_tour(page: Any, url: str, name: str = TOUR.name) -> None:

@@ -240,8 +240,15 @@ def underlined(pg: Any) -> list[tuple[str, str]]:
 
 
 def hover_message(pg: Any, mark: Any) -> str:
-    mark.hover()
     tip = pg.locator(".cm-pointy-diagnostic-tooltip")
+    for _ in range(2):  # a pointer that landed while the page still moved: move it again
+        mark.hover()
+        try:
+            tip.wait_for(timeout=5000)
+            return tip.text_content()
+        except Exception:  # Playwright's TimeoutError
+            pg.mouse.move(0, 0)
+    mark.hover()
     tip.wait_for()
     return tip.text_content()
 
