@@ -15,7 +15,7 @@ from pointy_engine.fuzzing import ALPHABET, fuzz_inputs, mutate
 from pointy_engine.graph import Graph, build_graph
 
 # CI samples the inputs; scripts/reliability fuzzes 100,000 seeded ones for the volume.
-FUZZ_EXAMPLES = 200
+FUZZ_EXAMPLES = 1500
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 VALID = [
     line
